@@ -1,0 +1,1 @@
+"""Grammar files shipped with grammarvae (installed as the package `grammarvae.grammars`)."""

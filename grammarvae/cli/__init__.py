@@ -1,0 +1,1 @@
+"""The `grammarvae` command line: a thin layer over the library."""
