@@ -1,1 +1,25 @@
-"""vae_core: a small, general VAE toolkit in Keras 3 (no chemistry)."""
+"""vae_core: a small, general VAE toolkit in Keras 3. It knows nothing of molecules.
+
+    >>> import keras
+    >>> from vae_core import VAE, mlp_encoder, mlp_decoder
+    >>> vae = VAE(mlp_encoder((784,), [256], latent_dim=2),
+    ...           mlp_decoder(2, [256], (784,)), log_likelihood="bernoulli", beta=1.0)
+    >>> vae.compile(optimizer="adam")
+    >>> vae.fit(x_train, epochs=10)                     # doctest: +SKIP
+
+Pieces: `Sampling` (reparameterisation), `gaussian_kl` / `gaussian_kl_mc`, log-likelihoods
+(`Bernoulli`, `Categorical`, `Gaussian`, or any callable), encoder and decoder blocks,
+and `VAE` with its `train_step`, `elbo` and `iwae_bound`.
+"""
+
+from vae_core.blocks import GaussianHead, conv1d_encoder, gru_decoder, mlp_decoder, mlp_encoder
+from vae_core.kl import gaussian_kl, gaussian_kl_mc, standard_normal_log_prob, gaussian_log_prob
+from vae_core.likelihoods import Bernoulli, Categorical, Gaussian, get_log_likelihood
+from vae_core.model import VAE
+from vae_core.sampling import Sampling
+
+__all__ = [
+    "VAE", "Sampling", "GaussianHead", "mlp_encoder", "mlp_decoder", "conv1d_encoder", "gru_decoder",
+    "gaussian_kl", "gaussian_kl_mc", "gaussian_log_prob", "standard_normal_log_prob",
+    "Bernoulli", "Categorical", "Gaussian", "get_log_likelihood",
+]
