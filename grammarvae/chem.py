@@ -61,3 +61,27 @@ def canonical(smiles: str) -> str | None:
     """Aromatic canonical SMILES, or None when RDKit cannot read it (for metrics)."""
     mol = Chem.MolFromSmiles(smiles) if smiles else None
     return Chem.MolToSmiles(mol) if mol is not None else None
+
+
+def grid_image(smiles, path, legends=None, mols_per_row: int = 5, size: int = 250):
+    """Write an RDKit grid picture of molecules: PNG or SVG by the suffix of `path`."""
+    from pathlib import Path
+
+    from rdkit.Chem import Draw
+
+    path = Path(path)
+    mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+    mols = [m if m is not None else Chem.Mol() for m in mols]
+    legends = list(legends) if legends is not None else [s or "" for s in smiles]
+    svg = path.suffix.lower() == ".svg"
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise ValueError(f"{path}: image must end in .png or .svg")
+    img = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row, subImgSize=(size, size), legends=legends,
+                               useSVG=svg)
+    if svg:
+        path.write_text(img if isinstance(img, str) else img.data)
+    elif hasattr(img, "save"):
+        img.save(path)
+    else:
+        path.write_bytes(img.data)
+    return path

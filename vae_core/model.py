@@ -125,6 +125,11 @@ class VAE(_Steps, keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
 
+    def build(self, input_shape=None):
+        # The encoder and decoder arrive built; the sampling layer has no weights.
+        self.sampler.build(None)
+        self.built = True
+
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]

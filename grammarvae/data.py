@@ -1,0 +1,164 @@
+"""Training data: SMILES files to compact production sequences, and the tf.data pipeline.
+
+    >>> res = encode_smiles(["CCO", "c1ccccc1"], max_len=200)   # Kekule, int16, aligned
+    >>> ds = make_dataset(res.X[res.ok], n_productions=76, batch_size=256)
+
+`encode_file` streams a SMILES file into an int16 .npy on disk (a memory map) in chunks,
+with worker processes, so that the 1.58M MOSES molecules never sit in memory as Python
+strings and float one-hots are built only per batch. TensorFlow is imported only by
+`make_dataset`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from grammarvae.chem import standardize
+from grammarvae.errors import GrammarError
+from grammarvae.grammar import Encoded, Grammar
+from grammarvae.io import iter_smiles
+
+_WORKER_GRAMMAR: Grammar | None = None
+
+
+def _kekule_or_error(smiles: str) -> tuple[str | None, str | None]:
+    try:
+        return standardize(smiles, kekule=True), None
+    except GrammarError as e:
+        return None, e.reason
+
+
+def encode_smiles(smiles: Sequence[str], max_len: int, grammar: Grammar | None = None) -> Encoded:
+    """Standardise to Kekule SMILES and encode; failures keep their (padding) row and are reported."""
+    import warnings
+
+    g = grammar or Grammar.load("zinc")
+    kek, reasons = [], {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a salt reduced to its largest fragment is expected here
+        for i, s in enumerate(smiles):
+            k, why = _kekule_or_error(s)
+            kek.append(k or "")
+            if why:
+                reasons[i] = why
+    res = g.encode_checked(kek, max_len=max_len)
+    ok = res.ok.copy()
+    errors = []
+    for i, _, why in res.errors:
+        ok[i] = False
+        errors.append((i, smiles[i], reasons.get(i, why)))
+    return Encoded(res.X.astype(np.int16), ok, errors)
+
+
+def _encode_chunk(args: tuple[str, list[str], int]) -> Encoded:
+    global _WORKER_GRAMMAR
+    text, smiles, max_len = args
+    if _WORKER_GRAMMAR is None or _WORKER_GRAMMAR.cfg_text != text:
+        _WORKER_GRAMMAR = Grammar(text)
+    return encode_smiles(smiles, max_len, _WORKER_GRAMMAR)
+
+
+def _chunks(rows: Iterable, size: int):
+    buf = []
+    for r in rows:
+        buf.append(r)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def count_rows(path: str | Path, column: str | None = None) -> int:
+    return sum(1 for _ in iter_smiles(path, column))
+
+
+def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Grammar | None = None,
+                column: str | None = None, workers: int | None = None, chunk: int = 20000,
+                progress: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
+    """Encode every SMILES of a file into ``out`` (int16 .npy, one row per input row) and
+    ``out`` with ``.ok.npy`` (bool). Returns (memory-mapped X, ok, errors as (line, smiles, reason))."""
+    g = grammar or Grammar.load("zinc")
+    out = Path(out)
+    n = count_rows(path, column)
+    X = np.lib.format.open_memmap(out, mode="w+", dtype=np.int16, shape=(n, max_len))
+    ok = np.zeros(n, dtype=bool)
+    errors: list = []
+    workers = workers or min(2, os.cpu_count() or 1)
+    done = 0
+    rows = iter_smiles(path, column)
+    jobs = ((g.cfg_text, [r.smiles for r in batch], max_len, [r.line for r in batch])
+            for batch in _chunks(rows, chunk))
+    with ProcessPoolExecutor(workers) as pool:
+        pending = []
+        for job in jobs:
+            pending.append((job[3], pool.submit(_encode_chunk, job[:3])))
+            if len(pending) < 2 * workers:
+                continue
+            done = _collect(pending.pop(0), X, ok, errors, done, n, progress)
+        while pending:
+            done = _collect(pending.pop(0), X, ok, errors, done, n, progress)
+    X.flush()
+    np.save(str(out)[:-4] + ".ok.npy" if str(out).endswith(".npy") else f"{out}.ok.npy", ok)
+    if progress:
+        print(file=sys.stderr)
+    return X, ok, errors
+
+
+def _collect(item, X, ok, errors, done, n, progress):
+    lines, fut = item
+    res = fut.result()
+    X[done:done + len(lines)] = res.X
+    ok[done:done + len(lines)] = res.ok
+    errors += [(lines[i], s, why) for i, s, why in res.errors]
+    done += len(lines)
+    if progress:
+        print(f"\rencoding {done:,}/{n:,} ({100 * done / n:.0f}%), {len(errors):,} failed",
+              end="", file=sys.stderr, flush=True)
+    return done
+
+
+def write_errors(errors: list, path: str | Path) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["line", "input", "reason"])
+        w.writerows(errors)
+
+
+def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-seed train / validation split of range(n)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    k = int(round(n * val_fraction))
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuffle: bool = True,
+                 seed: int = 0, index: np.ndarray | None = None):
+    """tf.data over rows of int production sequences (array or memory map), one-hot per batch.
+
+    Only the index array and one batch at a time are materialised; each epoch reshuffles
+    with seed + epoch.
+    """
+    import tensorflow as tf
+
+    idx = np.arange(len(X)) if index is None else np.asarray(index)
+    T = X.shape[1]
+    epoch = [0]
+
+    def batches():
+        order = np.random.default_rng(seed + epoch[0]).permutation(idx) if shuffle else idx
+        epoch[0] += 1
+        for i in range(0, len(order), batch_size):
+            rows = np.sort(order[i:i + batch_size])  # sorted reads are kinder to a memory map
+            yield np.asarray(X[rows], dtype=np.int32)
+
+    ds = tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec((None, T), tf.int32))
+    ds = ds.map(lambda b: tf.one_hot(b, n_productions, dtype=tf.float32), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(2)

@@ -1,0 +1,1 @@
+"""Keras models: the Grammar VAE and its masked likelihood."""

@@ -1,0 +1,97 @@
+"""Training a GrammarVAE on a SMILES file with Keras `fit`, checkpointed and resumable.
+
+    >>> train("train.csv.gz", "runs/model.keras", preset="small", epochs=20, steps_per_epoch=400)
+
+Files beside the output model (``runs/model.keras``):
+    model.data.npy / .ok.npy   the encoded data set (int16), made once and reused
+    model.split.npz            the validation row indices (never trained on)
+    model.backup/              Keras BackupAndRestore state: an interrupted run resumes
+    model.log.csv              one row of losses per epoch
+A checkpoint of the whole model is written after every epoch (``model.keras``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from grammarvae.data import encode_file, make_dataset, split_indices, write_errors
+from grammarvae.models.gvae import GrammarVAE
+
+
+def _side(out: Path, suffix: str) -> Path:
+    return out.with_name(out.stem + suffix)
+
+
+def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None):
+    """Encoded rows of `data`, cached beside `out` (reused when present)."""
+    X_path, ok_path = _side(out, ".data.npy"), _side(out, ".data.ok.npy")
+    if X_path.exists() and ok_path.exists():
+        X, ok = np.load(X_path, mmap_mode="r"), np.load(ok_path)
+        if X.shape[1] >= max_len:  # a cache made for longer sequences serves: keep rows that fit
+            pad = int(X[0, -1]) if len(X) else 0
+            fits = np.ones(len(X), dtype=bool)
+            for i in range(0, len(X), 100_000):
+                fits[i:i + 100_000] = (X[i:i + 100_000, max_len:] == pad).all(1)
+            return X[:, :max_len], ok & fits
+    X, ok, errors = encode_file(data, X_path, max_len=max_len, column=column)
+    if errors:
+        write_errors(errors, _side(out, ".data.errors.csv"))
+    return X, ok
+
+
+def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int = 10,
+          steps_per_epoch: int | None = None, batch_size: int = 256, val_split: float = 0.01,
+          learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
+          validation_steps: int | None = 20, verbose: int | str = "auto", **arch) -> dict:
+    """Train and save `out`; returns the history dict. With ``resume``, carries on from the
+    last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    backup = _side(out, ".backup")
+    if resume and out.exists() and not backup.exists():
+        model = GrammarVAE.load(out)
+    else:
+        model = GrammarVAE(preset=preset, seed=seed, **arch)
+    X, ok = prepare(data, out, model.max_len, column)
+    split_path = _side(out, ".split.npz")
+    if split_path.exists():
+        with np.load(split_path, allow_pickle=False) as f:
+            train_idx, val_idx = f["train"], f["val"]
+    else:
+        rows = np.nonzero(ok)[0]
+        tr, va = split_indices(len(rows), val_split, seed=seed)
+        train_idx, val_idx = rows[tr], rows[va]
+        np.savez(split_path, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
+    P = model.grammar.n_productions
+    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=seed, index=train_idx)
+    if steps_per_epoch:
+        ds = ds.repeat()
+    val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx) if len(val_idx) else None
+    if val is not None and validation_steps:
+        val = val.take(validation_steps)
+    log_path = _side(out, ".log.csv")
+    initial_epoch = 0
+    if resume and not backup.exists() and log_path.exists():  # resuming from the last checkpoint
+        initial_epoch = max(0, len(log_path.read_text().strip().splitlines()) - 1)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)),
+                                         delete_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+    ]
+    t0 = time.time()
+    hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
+                     callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)
+    info = {"preset": preset, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
+            "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
+            "wall_seconds_this_run": round(time.time() - t0, 1), "history": hist.history}
+    _side(out, ".train.json").write_text(json.dumps(info, indent=1, default=float))
+    model.save(out)
+    return hist.history

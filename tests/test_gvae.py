@@ -1,0 +1,176 @@
+"""The Grammar VAE: masked loss, always-valid decoding, fit, save/load, distribution."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from conftest import shared_file
+from grammarvae import Grammar, GrammarError, GrammarVAE
+from grammarvae.chem import canonical, standardize
+from grammarvae.data import encode_smiles
+from grammarvae.decoding import MaskedDecoder
+from grammarvae.io import sample_smiles
+from grammarvae.models.masked import MaskedCategorical
+
+DRUGS = ["CC(=O)Nc1ccc(O)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "O=C(O)c1ccccc1OC(=O)C", "CN1CCC[C@H]1c1cccnc1",
+         "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "C1CCC2(CC1)CCCC2", "c1ccc2c(c1)[nH]c1ccccc12", "FC(F)(F)c1ccc(Cl)cc1",
+         "C1=CC2=CC=CC=CC2=C1", "OCC1OC(O)C(O)C(O)C1O", "C#CCN(C)C", "O=S(=O)(N)c1ccc(N)cc1"]
+
+
+@pytest.fixture(scope="module")
+def grammar():
+    return Grammar.load("zinc")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return GrammarVAE(preset="tiny", seed=0)
+
+
+def test_masked_loss_equals_numpy(grammar):
+    rng = np.random.default_rng(0)
+    X = grammar.encode([standardize(s, kekule=True) for s in DRUGS[:4]], max_len=90)
+    x = grammar.one_hot(X)
+    logits = rng.normal(size=x.shape).astype("float32")
+    got = keras.ops.convert_to_numpy(MaskedCategorical.from_grammar(grammar)(x, logits))
+    # Independent: per step, softmax over the productions of the true production's left-hand side.
+    ref = np.zeros(len(X))
+    for b in range(len(X)):
+        for t in range(X.shape[1]):
+            p = X[b, t]
+            allowed = [q for q in range(grammar.n_productions)
+                       if grammar.productions[q].lhs() == grammar.productions[p].lhs()]
+            z = logits[b, t, allowed].astype(np.float64)
+            ref[b] += logits[b, t, p] - (np.log(np.exp(z - z.max()).sum()) + z.max())
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
+    # Padding steps cost nothing: only the padding production is allowed after the end.
+    pad_steps = X == grammar.pad
+    assert pad_steps.any()
+
+
+def _perfect_decode(grammar, smiles):
+    kek = [standardize(s, kekule=True) for s in smiles]
+    X = grammar.encode(kek, max_len=277)
+    dec = MaskedDecoder(grammar)
+    out = dec.decode(10.0 * grammar.one_hot(X))
+    return out, dec.last_stats
+
+
+def test_perfect_decoder_reproduces_input(grammar):
+    smiles = [s for s in DRUGS if "@" not in s]
+    out, stats = _perfect_decode(grammar, smiles)
+    assert out == [canonical(s) for s in smiles]
+    assert stats.dropped_rings == 0
+
+
+def test_perfect_decoder_on_moses(grammar):
+    smiles = sample_smiles(shared_file("moses/train.csv.gz"), 500, seed=11)
+    out, stats = _perfect_decode(grammar, smiles)
+    assert out == [canonical(s) for s in smiles]
+    assert stats.dropped_rings == 0
+
+
+def test_untrained_small_model_always_gives_valid_terminated_molecules():
+    m = GrammarVAE(preset="small", seed=1)
+    z = np.random.default_rng(0).standard_normal((1000, m.latent_dim)).astype("float32")
+    logits = m.decoder.predict(z, verbose=0, batch_size=250)
+    ids, drop = m.decoder_engine.decode_ids(logits)
+    g = m.grammar
+    for row, d in zip(ids, drop):  # every derivation ended with an empty stack
+        assert row[-1] == g.pad or len(g.parse(m.decoder_engine._unparse_without(row, set(d)))) > 0
+    smiles = m.decoder_engine.to_smiles(ids, drop)
+    assert all(s is not None and Chem.MolFromSmiles(s) is not None for s in smiles)
+    assert len(smiles) == 1000
+
+
+def test_random_logits_give_valid_molecules_greedy_and_sampled(grammar):
+    dec = MaskedDecoder(grammar)
+    logits = np.random.default_rng(3).normal(scale=3.0, size=(300, 277, grammar.n_productions))
+    for greedy in (True, False):
+        out = dec.decode(logits, greedy=greedy, seed=4)
+        assert all(s is not None and Chem.MolFromSmiles(s) is not None for s in out)
+        assert dec.last_stats.invalid == 0
+
+
+def test_same_seed_same_molecules(tiny):
+    a = tiny.sample(50, seed=7)
+    assert a == tiny.sample(50, seed=7)
+    assert a != tiny.sample(50, seed=8)
+    t1 = tiny.sample(20, seed=3, greedy=False)
+    assert t1 == tiny.sample(20, seed=3, greedy=False)
+
+
+def test_encode_rejects_bad_smiles_by_name(tiny):
+    with pytest.raises(GrammarError, match="C1CC"):
+        tiny.encode(["CCO", "C1CC"])
+    assert tiny.encode(["CCO", "c1ccccc1O"]).shape == (2, tiny.latent_dim)
+
+
+def test_neighbourhood_and_interpolation(tiny, tmp_path):
+    around = tiny.sample_around("CCO", n=6, scale=0.5, seed=0)
+    assert len(around) == 6 and all(Chem.MolFromSmiles(s) for s in around)
+    path = tiny.interpolate("CCO", "c1ccccc1O", steps=5)
+    assert len(path) == 5
+    png = tiny.draw(around, tmp_path / "grid.png", mols_per_row=3)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_on_500_molecules_lowers_the_loss(tmp_path):
+    path = shared_file("moses/train.csv.gz")
+    keras.utils.set_random_seed(0)
+    m = GrammarVAE(preset="tiny", seed=0)
+    res = encode_smiles(sample_smiles(path, 500, seed=1), m.max_len, m.grammar)
+    X = res.X[res.ok]
+    assert len(X) == 500
+    m.compile(optimizer=keras.optimizers.Adam(3e-3))
+    hist = m.fit(m.dataset(X, batch_size=50, seed=0), epochs=4, verbose=0).history
+    assert hist["loss"][-1] < 0.8 * hist["loss"][0]
+
+
+def test_save_load_round_trip(tiny, tmp_path):
+    path = tmp_path / "m.keras"
+    tiny.save(path)
+    back = GrammarVAE.load(path)
+    np.testing.assert_array_equal(back.encode(DRUGS[:3]), tiny.encode(DRUGS[:3]))
+    assert back.sample(10, seed=2) == tiny.sample(10, seed=2)
+    assert back.grammar.cfg_text == tiny.grammar.cfg_text and back.max_len == tiny.max_len
+
+
+def test_load_refuses_files_that_are_not_models(tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a model")
+    with pytest.raises(ValueError, match="bad.keras: not a loadable Keras model"):
+        GrammarVAE.load(bad)
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        GrammarVAE.load(tmp_path / "missing.keras")
+
+
+def test_fit_under_mirrored_strategy_on_two_logical_cpus():
+    script = textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import keras
+        from grammarvae import GrammarVAE
+        from grammarvae.data import encode_smiles
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        assert strategy.num_replicas_in_sync == 2
+        with strategy.scope():
+            m = GrammarVAE(preset="tiny", seed=0)
+            m.compile(optimizer=keras.optimizers.Adam(3e-3))
+        smiles = ["CCO", "CCN", "CCC", "C1CCCCC1", "CC(=O)O", "c1ccccc1", "CCOC", "CNC"] * 8
+        res = encode_smiles(smiles, m.max_len, m.grammar)
+        hist = m.fit(m.dataset(res.X, batch_size=16), epochs=3, verbose=0).history
+        assert hist["loss"][-1] < hist["loss"][0], hist
+        print("replicas", strategy.num_replicas_in_sync, "loss", hist["loss"])
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "replicas 2" in r.stdout
