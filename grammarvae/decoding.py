@@ -127,22 +127,56 @@ class MaskedDecoder:
         self.push_producers = np.array([sum(a in producers for a in r) for r in self.rhs], dtype=np.int64)
         self.NOTHING = g.lhs[g.pad]
         self.last_stats = DecodeStats()
+        self._compact_tables()
+
+    def _compact_tables(self) -> None:
+        """Per nonterminal, its usable productions (padded with -1 to K columns), and each
+        production's attributes with one extra entry (index P) standing for the padding."""
+        P, n_nt = self.g.n_productions, len(self.g.nonterminals)
+        lists = [np.nonzero(self.base[a])[0] for a in range(n_nt)]
+        K = max(len(x) for x in lists)
+        self.cand = np.full((n_nt, K), P, dtype=np.int64)
+        for a, x in enumerate(lists):
+            self.cand[a, :len(x)] = x
+
+        def ext(values, fill):
+            return np.append(np.asarray(values, dtype=np.int64), fill)
+
+        big = 10 ** 6
+        self.x_pms = ext(self.pms, big)  # padding column: never finishable
+        lhs_name = [self.g.nonterminals[i] for i in self.g.lhs]
+        owned = np.array([n in ("ringbonds", "branches", "bond", "branched_atom") for n in lhs_name])
+        self.x_req = ext(np.where(owned, self.extra + np.maximum(self.order - 1, 0), 0), 0)
+        self.x_val = ext(np.where(self.valence > 0, self.valence, 99), 99)
+        self.x_slots = ext(self.slots_needed, 0)
+        self.x_label = ext(self.label, 0)
+        self.x_chain_end = ext(np.arange(P) == self.chain_end, 0).astype(bool)
+        self.x_no_ring_ba = ext(np.isin(np.arange(P), self.no_ring_ba), 0).astype(bool)
+        self.x_ring_only_ba = ext(np.arange(P) == self.ring_only_ba, 0).astype(bool)
+        self.x_ringbonds_one = ext(np.arange(P) == self.ringbonds_one, 0).astype(bool)
+        self.x_push = np.vstack([self.push, np.full((1, self.max_push), -1)])
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                    seed: int | None = 0) -> tuple[np.ndarray, list[list[int]]]:
         """Production indices (batch, steps) chosen under the masks, and for each molecule
-        the steps of ring-bond digits still open at the end (to drop)."""
-        logits = np.asarray(logits, dtype=np.float64)
+        the steps of ring-bond digits still open at the end (to drop).
+
+        Works in a compact space: at each step a molecule has at most K candidates (the
+        usable productions of its top nonterminal), so every mask is (batch, K)."""
+        logits = np.asarray(logits)
         B, T, P = logits.shape
+        by_step = np.ascontiguousarray(np.moveaxis(logits, 1, 0)).reshape(T, B * P)  # flat gathers
+        row_base = (np.arange(B) * P)[:, None]
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
-        if not greedy:
-            rng = np.random.default_rng(seed)
-            logits = logits / max(temperature, 1e-6) + rng.gumbel(size=logits.shape)
+        rng = None if greedy else np.random.default_rng(seed)
+        inv_temp = 1.0 / max(temperature, 1e-6)
         nt = self.nt
+        NT_CHAIN, NT_BA, NT_RINGBONDS, NT_DIGIT = nt["chain"], nt["branched_atom"], nt["ringbonds"], nt["digit"]
         rows = np.arange(B)
-        D = 2 * T + 2
+        rows_k = rows[:, None]
+        D = 2 * T + 2 + self.max_push
         sym = np.full((B, D), -1, dtype=np.int64)
         own = np.full((B, D), -1, dtype=np.int64)
         sym[:, 0] = nt[self.g.start.symbol()]
@@ -150,116 +184,101 @@ class MaskedDecoder:
         cost = np.full(B, self.min_steps[sym[0, 0]], dtype=np.int64)
         producers = np.zeros(B, dtype=np.int64)
         n_atoms = np.zeros(B, dtype=np.int64)
-        val = np.zeros((B, T + 1), dtype=np.int64)
-        used = np.zeros((B, T + 1), dtype=np.int64)
-        parent = np.full((B, T + 1), -1, dtype=np.int64)
+        val = np.zeros((B, T + 2), dtype=np.int64)
+        used = np.zeros((B, T + 2), dtype=np.int64)
+        parent = np.full((B, T + 2), -1, dtype=np.int64)
         pending = np.ones(B, dtype=np.int64)
         opener = np.full((B, N_LABELS + 1), -1, dtype=np.int64)  # label -> opening atom
         open_step = np.full((B, N_LABELS + 1), -1, dtype=np.int64)
-        ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures are listed below
-        ring_partners = np.full((B, N_LABELS + 1), -1, dtype=np.int64)  # atoms it closed rings onto
+        ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures `blocked` is for
+        blocked = np.zeros((B, N_LABELS + 1), dtype=bool)  # labels whose opener it is bonded to
         out = np.full((B, T), self.g.pad, dtype=np.int64)
-        lab = np.arange(N_LABELS + 1)
+        x_pms, x_req, x_val, x_slots, x_label = self.x_pms, self.x_req, self.x_val, self.x_slots, self.x_label
+        min_steps, is_producer = self.min_steps, self.is_producer
         for t in range(T):
             empty = sp == 0
-            top = np.where(empty, self.NOTHING, sym[rows, np.maximum(sp - 1, 0)])
-            a = np.where(empty, -1, own[rows, np.maximum(sp - 1, 0)])
-            ai = np.maximum(a, 0)
-            allowed = self.base[top].copy()
-            # Finishable within the steps left.
-            allowed &= (cost - self.min_steps[top])[:, None] + self.pms[None, :] <= T - t
-            # Valence of the atom the production belongs to.
-            free = np.where(a >= 0, val[rows, ai] - used[rows, ai], 0)
-            is_elem = top == nt["aliphatic_organic"]
-            allowed[is_elem] &= self.valence[None, :] >= used[rows, ai][is_elem, None]
-            is_ba = top == nt["branched_atom"]
-            # For a new atom `used` already holds its incoming bond and the next-atom bond.
-            allowed[is_ba] &= used[rows, ai][is_ba, None] + self.extra[None, :] <= 6
-            after_atom = np.isin(top, [nt["ringbonds"], nt["branches"], nt["bond"]])
-            allowed[after_atom] &= (self.extra[None, :] + np.maximum(self.order[None, :] - 1, 0)
-                                    <= free[after_atom, None])
-            # Ring bonds: a slot is committed only when a label will be there to fill it.
-            is_open = opener >= 0
-            partners = np.where((ring_atom == a)[:, None], ring_partners, -2)
-            closable = is_open & (opener != a[:, None]) & (opener != parent[rows, ai][:, None]) \
-                & ~(opener[:, :, None] == partners[:, None, :]).any(-1)
-            n_free = N_LABELS - is_open[:, 1:].sum(1)
-            slots = closable[:, 1:].sum(1) + n_free
-            allowed &= self.slots_needed[None, :] <= slots[:, None]
-            is_digit = top == nt["digit"]
-            if is_digit.any():
-                ok_label = closable | (~is_open & (n_free > 0)[:, None])
-                ok_label[:, 0] = False
-                lab_ok = np.zeros((B, P), dtype=bool)
-                lab_ok[:, self.label_prod[1:]] = ok_label[:, 1:]
-                allowed[is_digit] &= lab_ok[is_digit]
-            # Soft rules, kept only where something stays allowed: when no other atom is to
-            # come, steer towards closing the open rings.
-            soft = allowed.copy()
-            n_open = is_open[:, 1:].sum(1)
-            # Leave each open ring the three productions that close it, and open at most
-            # MAX_OPEN at once (more than drug-like molecules use).
-            soft &= ((cost - self.min_steps[top])[:, None] + self.pms[None, :] + 3 * n_open[:, None]
-                     <= T - t)
-            last = (producers - self.is_producer[top]) == 0
-            n_closable = closable[:, 1:].sum(1)
-            stuck = (opener[:, 1:] == a[:, None]).any(1)  # the next atom cannot close these
-            soft[(top == nt["chain"]) & last & stuck, self.chain_end] = False
-            close_here = last & (n_closable > 0)
-            soft[np.ix_(close_here & (top == nt["branched_atom"]), self.no_ring_ba)] = False
-            soft[last & (n_closable == 0) & (top == nt["branched_atom"]), self.ring_only_ba] = False
-            soft[close_here & (top == nt["ringbonds"]) & (n_closable > 1), self.ringbonds_one] = False
-            opening = np.zeros((B, P), dtype=bool)
-            opening[:, self.label_prod[1:]] = (~is_open & ~closable)[:, 1:]
-            no_open = is_digit & (last | (n_open >= MAX_OPEN))
-            soft[no_open] &= ~opening[no_open]
-            use_soft = soft.any(1)
-            allowed[use_soft] = soft[use_soft]
-            # Choose.
-            p = np.where(allowed, logits[:, t, :], NEG).argmax(1)
-            p = np.where(empty, self.g.pad, p)
-            out[:, t] = p
             live = ~empty
-            # Pop the top, push the right-hand side's nonterminals (leftmost on top).
+            idx = np.maximum(sp - 1, 0)
+            top = np.where(empty, self.NOTHING, sym[rows, idx])
+            a = np.where(empty, -1, own[rows, idx])
+            ai = np.maximum(a, 0)
+            cand = self.cand[top]  # (B, K), P marks an empty slot
+            used_a, val_a = used[rows, ai], val[rows, ai]
+            room = np.where(val_a > 0, val_a, 6) - used_a
+            left = (T - t) - cost + min_steps[top]  # steps the chosen production may need
+            pms = x_pms[cand]
+            allowed = (pms <= left[:, None]) & (x_req[cand] <= room[:, None]) \
+                & (x_val[cand] >= used_a[:, None])
+            # Ring bonds: labels that may close here, and free labels to open.
+            is_open = opener >= 0
+            closable = is_open & (opener != a[:, None]) & (opener != parent[rows, ai][:, None]) \
+                & ~(blocked & (ring_atom == a)[:, None])
+            closable[:, 0] = False
+            n_open = is_open[:, 1:].sum(1)
+            n_free = N_LABELS - n_open
+            n_closable = closable.sum(1)
+            allowed &= x_slots[cand] <= (n_closable + n_free)[:, None]
+            lab = x_label[cand]
+            has_lab = lab > 0
+            label_ok = closable | (~is_open & (n_free > 0)[:, None])
+            label_ok[:, 0] = True
+            allowed &= label_ok[rows_k, lab]
+            # Soft rules, kept only where something stays allowed (see the module docstring).
+            last = (producers - is_producer[top]) == 0
+            stuck = (opener[:, 1:] == a[:, None]).any(1)
+            close_here = last & (n_closable > 0)
+            opening = has_lab & ~closable[rows_k, lab]
+            unwanted = (self.x_chain_end[cand] & (last & stuck)[:, None]) \
+                | (self.x_no_ring_ba[cand] & (close_here & (top == NT_BA))[:, None]) \
+                | (self.x_ring_only_ba[cand] & (last & (n_closable == 0) & (top == NT_BA))[:, None]) \
+                | (self.x_ringbonds_one[cand] & (close_here & (n_closable > 1) & (top == NT_RINGBONDS))[:, None]) \
+                | (opening & ((last | (n_open >= MAX_OPEN)) & (top == NT_DIGIT))[:, None]) \
+                | (pms + 3 * n_open[:, None] > left[:, None])
+            soft = allowed & ~unwanted
+            allowed = np.where(soft.any(1)[:, None], soft, allowed)
+            # Choose.
+            score = by_step[t][row_base + np.minimum(cand, P - 1)]
+            if rng is not None:
+                score = score * inv_temp + rng.gumbel(size=score.shape)
+            k = np.where(allowed, score, NEG).argmax(1)
+            p = cand[rows, k]
+            out[:, t] = p
+            # A new atom for each chain expanded; its incoming bond is the pending order.
+            new = live & (top == NT_CHAIN)
+            aid = np.where(new, n_atoms, a)
+            parent[rows, n_atoms] = np.where(new, a, parent[rows, n_atoms])
+            used[rows, n_atoms] = np.where(new, np.where(a >= 0, pending, 0), used[rows, n_atoms])
+            pending = np.where(new, 1, pending)
+            n_atoms += new
+            # Pop the top, push the right-hand side's nonterminals (leftmost ends on top).
             sp = sp - live
-            new_atom = live & (top == nt["chain"])
-            aid = np.where(new_atom, n_atoms, a)
-            if new_atom.any():
-                r = rows[new_atom]
-                inc = np.where(a[new_atom] >= 0, pending[new_atom], 0)
-                parent[r, n_atoms[r]] = a[new_atom]
-                used[r, n_atoms[r]] = inc
-                pending[r] = 1
-                n_atoms[r] += 1
-            k = self.n_push[p] * live
+            push = self.x_push[p]
             for j in range(self.max_push):
-                m = j < k
-                sym[rows[m], sp[m] + j] = self.push[p[m], j]
-                own[rows[m], sp[m] + j] = aid[m]
-            sp = sp + k
-            cost = cost - np.where(live, self.min_steps[top], 0) + np.where(live, self.pms[p] - 1, 0)
-            producers = producers - (live & self.is_producer[top]) + self.push_producers[p] * live
-            # Semantics: valence, bonds, rings.
+                sym[rows, sp + j] = push[:, j]
+                own[rows, sp + j] = aid
+            sp = sp + self.n_push[p] * live
+            cost = cost - np.where(live, min_steps[top] - self.pms[np.minimum(p, P - 1)] + 1, 0)
+            producers += live * (self.push_producers[p] - is_producer[top])
+            # Valence committed, bond orders, elements.
             bi = np.maximum(aid, 0)
-            used[rows, bi] += np.where(live & (aid >= 0), self.extra[p] + np.maximum(self.order[p] - 1, 0), 0)
-            is_bond = live & (self.order[p] > 0)
-            pending[is_bond] = self.order[p][is_bond]
-            is_el = live & (self.valence[p] > 0)
-            val[rows[is_el], bi[is_el]] = self.valence[p][is_el]
+            used[rows, bi] += live * (self.extra[p] + np.maximum(self.order[p] - 1, 0))
+            pending = np.where(self.order[p] > 0, self.order[p], pending)
+            val[rows, bi] = np.where(self.valence[p] > 0, self.valence[p], val[rows, bi])
             lb = self.label[p]
             ring = live & (lb > 0)
             if ring.any():
                 r, l, at = rows[ring], lb[ring], aid[ring]
                 fresh = ring_atom[r] != at  # first ring bond of this atom: forget the last atom's
-                ring_partners[r[fresh]] = -1
+                blocked[r[fresh]] = False
                 ring_atom[r] = at
                 closing = opener[r, l] >= 0
                 rc, lc = r[closing], l[closing]
-                ring_partners[rc, lc] = opener[rc, lc]
+                # Other open rings from the same opener may not close onto this atom too.
+                blocked[rc] |= opener[rc] == opener[rc, lc][:, None]
                 opener[rc, lc] = -1
                 open_step[rc, lc] = -1
                 ro, lo = r[~closing], l[~closing]
-                opener[ro, lo] = aid[ro]
+                opener[ro, lo] = at[~closing]
                 open_step[ro, lo] = t
         dropped = [sorted(open_step[b, 1:][opener[b, 1:] >= 0].tolist()) for b in range(B)]
         return out, dropped

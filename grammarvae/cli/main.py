@@ -1,13 +1,18 @@
-"""`grammarvae` command line entry point: parses arguments, calls the library, prints.
+"""`grammarvae` command line: parses arguments, calls the library, prints.
 
-Exit codes: 0 success, 1 some inputs failed, 2 bad usage.
+Exit codes: 0 success, 1 some inputs failed, 2 bad usage or unreadable input.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import warnings
+from pathlib import Path
 
+from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError
 
 
@@ -15,22 +20,156 @@ class UsageError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no traceback
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
+    if model:
+        p.add_argument("--model", help="a .keras GrammarVAE (default: the bundled pretrained model)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="grammarvae",
-        description="The Grammar VAE for molecules.",
-        epilog="example: grammarvae parse 'c1ccccc1O'",
-    )
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("parse", help="print the production rules of a SMILES and the round trip",
-                       epilog="example: grammarvae parse CCO --grammar zinc")
+    ap = _Parser(prog="grammarvae", description="The Grammar VAE for molecules.",
+                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                 epilog="examples:\n  grammarvae sample --around CCO -n 20 --image grid.png\n"
+                        "  grammarvae encode smiles.txt -o latents.npy")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name, help, example):
+        return sub.add_parser(name, help=help, description=help, epilog=f"example: {example}")
+
+    p = cmd("parse", "print the production rules of a SMILES and the round trip", "grammarvae parse CCO")
     p.add_argument("smiles")
     p.add_argument("--grammar", default="zinc", help="grammar name or .cfg path (default: zinc)")
     p.set_defaults(func=cmd_parse)
+
+    p = cmd("encode", "encode SMILES (one per line, or a CSV column) to latent means",
+            "grammarvae encode smiles.txt -o latents.npy --errors failed.csv")
+    p.add_argument("input", help="a .smi/.txt file (one SMILES per line) or .csv (gzip ok)")
+    p.add_argument("-o", "--output", help="latents.npy or latents.csv (default: INPUT.latents.npy)")
+    p.add_argument("--column", help="SMILES column of a CSV (default: smiles/SMILES)")
+    p.add_argument("--errors", help="write failures as CSV: line, input, reason")
+    _add_common(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = cmd("decode", "decode latent points (.npy or .csv) to SMILES", "grammarvae decode latents.npy -o out.smi")
+    p.add_argument("input")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--greedy", action="store_true", help="most likely production at each step (default)")
+    g.add_argument("--samples", type=int, metavar="K", help="K sampled decodes per point")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
+    _add_common(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = cmd("sample", "sample molecules from the prior or around a molecule",
+            "grammarvae sample --around CCO -n 20 --scale 0.5 --image grid.png")
+    p.add_argument("-n", type=int, default=20, help="how many (default: 20)")
+    p.add_argument("--around", metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
+    p.add_argument("--scale", type=float, default=0.5, help="neighbourhood radius (default: 0.5)")
+    p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
+    p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
+    _add_common(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = cmd("interpolate", "decode the straight line between two molecules in latent space",
+            "grammarvae interpolate CCO c1ccccc1O --steps 8 --image path.png")
+    p.add_argument("start")
+    p.add_argument("end")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
+    _add_common(p)
+    p.set_defaults(func=cmd_interpolate)
+
+    p = cmd("train", "train a GrammarVAE with Keras fit (checkpointed, resumable)",
+            "grammarvae train train.smi --preset small --epochs 10 -o model.keras")
+    p.add_argument("input", help="training SMILES (.smi/.txt or .csv, gzip ok)")
+    p.add_argument("-o", "--output", required=True, help="model file (.keras)")
+    p.add_argument("--preset", default="small", choices=["small", "paper", "tiny"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--val-split", type=float, default=0.01, help="held-out fraction (default: 0.01)")
+    p.add_argument("--column", help="SMILES column of a CSV")
+    p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
+    _add_common(p, model=False)
+    p.set_defaults(func=cmd_train)
+
+    p = cmd("evaluate", "measure validity, uniqueness, novelty, diversity and reconstruction",
+            "grammarvae evaluate --test held_out.smi --train train.smi --json metrics.json")
+    p.add_argument("--test", required=True, help="held-out SMILES for reconstruction accuracy")
+    p.add_argument("--train", help="training SMILES, for novelty")
+    p.add_argument("--column", help="SMILES column of CSV inputs")
+    p.add_argument("-n", type=int, default=1000, help="prior samples (default: 1000)")
+    p.add_argument("--limit", type=int, help="use at most this many test molecules")
+    p.add_argument("--json", help="also write the figures here")
+    _add_common(p)
+    p.set_defaults(func=cmd_evaluate)
     return ap
 
 
-def cmd_parse(args: argparse.Namespace) -> int:
+# ---------------------------------------------------------------------------- helpers
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up log lines kept off the terminal."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _model(args):
+    _quiet_tensorflow()
+    from grammarvae.models.gvae import GrammarVAE
+
+    try:
+        return GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _rows(path: str, column: str | None):
+    from grammarvae.io import read_smiles
+
+    try:
+        rows = read_smiles(path, column)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if not rows:
+        raise UsageError(f"{path}: no SMILES in the file")
+    return rows
+
+
+def _write_lines(lines, output: str | None) -> None:
+    text = "".join(f"{s}\n" for s in lines)
+    if output:
+        Path(output).write_text(text)
+        print(f"wrote {len(lines)} lines to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _image(model, smiles, path, legends=None) -> None:
+    if path:
+        try:
+            model.draw(smiles, path, legends=legends)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        print(f"wrote picture {path}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_parse(args) -> int:
     from grammarvae.grammar import Grammar
 
     g = Grammar.load(args.grammar)
@@ -43,14 +182,147 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0 if back == args.smiles else 1
 
 
+def cmd_encode(args) -> int:
+    import numpy as np
+
+    rows = _rows(args.input, args.column)
+    out = args.output or f"{args.input}.latents.npy"
+    if not out.endswith((".npy", ".csv")):
+        raise UsageError(f"{out}: output must end in .npy or .csv")
+    model = _model(args)
+    with Bar("encoding") as bar:
+        Z, errors = model.encode_checked([r.smiles for r in rows], progress=bar.update)
+    if out.endswith(".npy"):
+        np.save(out, Z)
+    else:
+        np.savetxt(out, Z, delimiter=",", fmt="%.7g")
+    failed = [(rows[i].line, s, why) for i, s, why in errors]
+    for line, s, why in failed:
+        print(f"{args.input}:{line}: {s!r}: {why}", file=sys.stderr)
+    if args.errors:
+        from grammarvae.data import write_errors
+
+        write_errors(failed, args.errors)
+    print(f"encoded {len(rows) - len(failed)} of {len(rows)}, failed {len(failed)}; "
+          f"latents ({Z.shape[0]} x {Z.shape[1]}, NaN rows for failures) in {out}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _load_latents(path: str, width: int):
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on an empty text file; we say it below
+            Z = np.load(p, allow_pickle=False) if p.suffix == ".npy" else np.loadtxt(p, delimiter=",", ndmin=2)
+    except (ValueError, OSError) as e:
+        raise UsageError(f"{path}: not a latent array ({e})") from None
+    if Z.size == 0:
+        raise UsageError(f"{path}: no latent rows in the file")
+    Z = np.atleast_2d(np.asarray(Z, dtype="float32"))
+    if Z.ndim != 2 or Z.shape[1] != width:
+        raise UsageError(f"{path}: latents must be (n, {width}) for this model, got {Z.shape}")
+    return Z
+
+
+def cmd_decode(args) -> int:
+    import numpy as np
+
+    model = _model(args)
+    Z = _load_latents(args.input, model.latent_dim)
+    bad = np.isnan(Z).any(1)
+    keep = np.nonzero(~bad)[0]
+    lines = [""] * len(Z)
+    with Bar("decoding") as bar:
+        if args.samples:
+            reps = np.repeat(Z[keep], args.samples, axis=0)
+            dec = model.decode(reps, greedy=False, temperature=args.temperature, seed=args.seed, progress=bar.update)
+            for j, i in enumerate(keep):
+                lines[i] = " ".join(dec[j * args.samples:(j + 1) * args.samples])
+        else:
+            for i, s in zip(keep, model.decode(Z[keep], progress=bar.update)):
+                lines[i] = s
+    for i in np.nonzero(bad)[0]:
+        print(f"{args.input}: row {i + 1}: NaN latent, left empty", file=sys.stderr)
+    _write_lines(lines, args.output)
+    return 1 if bad.any() else 0
+
+
+def cmd_sample(args) -> int:
+    model = _model(args)
+    if args.around:
+        smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed)
+        from grammarvae.chem import canonical
+
+        lines = [canonical(args.around)] + smiles
+        legends = ["seed: " + lines[0]] + smiles
+    else:
+        lines = model.sample(args.n, seed=args.seed)
+        legends = None
+    _write_lines(lines, args.output)
+    _image(model, lines, args.image, legends)
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    model = _model(args)
+    if args.steps < 2:
+        raise UsageError("--steps must be at least 2")
+    path = model.interpolate(args.start, args.end, steps=args.steps)
+    _write_lines(path, None)
+    _image(model, path, args.image, [f"{i}: {s}" for i, s in enumerate(path)])
+    return 0
+
+
+def cmd_train(args) -> int:
+    _quiet_tensorflow()
+    from grammarvae.train import train
+
+    if not Path(args.input).is_file():
+        raise UsageError(f"{args.input}: no such file")
+    if not args.output.endswith(".keras"):
+        raise UsageError(f"{args.output}: the model file must end in .keras")
+    hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
+                 steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
+                 learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column)
+    last = {k: round(float(v[-1]), 4) for k, v in hist.items() if v}
+    print(f"saved {args.output}; last epoch: {json.dumps(last)}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from grammarvae.evaluate import evaluate
+
+    model = _model(args)
+    test = [r.smiles for r in _rows(args.test, args.column) if r.smiles]
+    if args.limit:
+        test = test[:args.limit]
+    train = [r.smiles for r in _rows(args.train, args.column)] if args.train else None
+    with Bar("reconstructing") as bar:
+        figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update)
+    for k, v in figures.items():
+        print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = _parser()
-    args = ap.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, GrammarError, FileNotFoundError) as e:
+    except UsageError as e:
         print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, UsageError) else 1
+        return 2
+    except GrammarError as e:
+        print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"grammarvae {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -107,20 +107,47 @@ class GrammarVAE(VAE):
         """Latent means (n, latent_dim) of SMILES; GrammarError names the first bad one."""
         if isinstance(smiles, str):
             smiles = [smiles]
-        X = self.to_ids(list(smiles))
-        out = [VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size)
-               for i in range(0, len(X), batch_size)]
+        return self._encode_ids(self.to_ids(list(smiles)), batch_size)
+
+    def _encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None) -> np.ndarray:
+        out = []
+        for i in range(0, len(X), batch_size):
+            out.append(VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size))
+            if progress:
+                progress(min(i + batch_size, len(X)), len(X))
         return np.concatenate(out) if out else np.zeros((0, self.latent_dim), dtype="float32")
 
+    def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None):
+        """Encode what can be encoded. Returns (Z, errors): Z has one row per input, NaN
+        where the input failed; errors lists (index, input, reason)."""
+        from grammarvae.data import encode_smiles
+
+        res = encode_smiles(list(smiles), self.max_len, self.grammar)
+        Z = np.full((len(smiles), self.latent_dim), np.nan, dtype="float32")
+        if res.ok.any():
+            Z[res.ok] = self._encode_ids(res.X[res.ok], batch_size, progress)
+        return Z, res.errors
+
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
-               batch_size: int = 256) -> list[str]:
-        """Canonical SMILES for latent points z (n, latent_dim): always valid molecules."""
+               batch_size: int = 256, progress=None) -> list[str]:
+        """Canonical SMILES for latent points z (n, latent_dim): always valid molecules.
+
+        `decode_stats` then holds how many molecules, rings dropped and invalid (0) there were."""
+        from grammarvae.decoding import DecodeStats
+
         z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
         out: list[str] = []
+        stats = DecodeStats()
         for i in range(0, len(z), batch_size):
             logits = VAE.decode(self, z[i:i + batch_size], batch_size=batch_size)
             out += self.decoder_engine.decode(logits, greedy=greedy, temperature=temperature,
                                               seed=None if seed is None else seed + i)
+            s = self.decoder_engine.last_stats
+            stats = DecodeStats(stats.molecules + s.molecules, stats.dropped_rings + s.dropped_rings,
+                                stats.invalid + s.invalid)
+            if progress:
+                progress(len(out), len(z))
+        self.decode_stats = stats
         return out
 
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0) -> list[str]:

@@ -1,0 +1,166 @@
+"""The grammarvae command line, driven as a user drives it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import shared_file
+from grammarvae.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    from grammarvae import GrammarVAE
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    GrammarVAE(preset="tiny", seed=0).save(path)
+    return str(path)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_encode_keeps_rows_aligned_and_reports_bad_lines(tmp_path, model_path, capsys):
+    from grammarvae import GrammarVAE
+
+    smiles = ["CCO", "c1ccccc1O", "C1CC", "CC(=O)Nc1ccc(O)cc1", "CC[Xe]", "CCN"]
+    inp = tmp_path / "in.smi"
+    inp.write_text("\n".join(smiles) + "\n")
+    out, errs = tmp_path / "z.npy", tmp_path / "errors.csv"
+    code, _, err = run(["encode", str(inp), "-o", str(out), "--errors", str(errs), "--model", model_path], capsys)
+    assert code == 1
+    Z = np.load(out)
+    assert Z.shape[0] == len(smiles)
+    bad = [2, 4]
+    assert np.isnan(Z[bad]).all() and not np.isnan(np.delete(Z, bad, 0)).any()
+    good = [s for i, s in enumerate(smiles) if i not in bad]
+    np.testing.assert_allclose(np.delete(Z, bad, 0), GrammarVAE.load(model_path).encode(good), rtol=1e-5, atol=1e-6)
+    with open(errs) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["line"], r["input"]) for r in rows] == [("3", "C1CC"), ("5", "CC[Xe]")]
+    assert f"{inp}:3: 'C1CC'" in err and "encoded 4 of 6, failed 2" in err
+
+
+def test_encode_csv_column_and_csv_output(tmp_path, model_path, capsys):
+    inp = tmp_path / "in.csv"
+    inp.write_text("name,smiles\na,CCO\nb,CCN\n")
+    code, _, err = run(["encode", str(inp), "--column", "smiles", "-o", str(tmp_path / "z.csv"),
+                        "--model", model_path], capsys)
+    assert code == 0, err
+    assert np.loadtxt(tmp_path / "z.csv", delimiter=",").shape == (2, 8)
+    code, _, err = run(["encode", str(inp), "--column", "nope", "--model", model_path], capsys)
+    assert code == 2 and "no column 'nope'" in err and err.count("\n") == 1
+
+
+def test_sample_is_reproducible_and_draws_a_png(tmp_path, model_path, capsys):
+    argv = ["sample", "-n", "6", "--seed", "3", "--model", model_path]
+    code, first, _ = run(argv, capsys)
+    assert code == 0 and len(first.splitlines()) == 6
+    assert run(argv, capsys)[1] == first
+    img = tmp_path / "grid.png"
+    code, out, _ = run(["sample", "--around", "CCO", "-n", "4", "--image", str(img), "--model", model_path], capsys)
+    assert code == 0
+    assert out.splitlines()[0] == "CCO"  # the seed molecule first
+    with Image.open(img) as im:
+        assert im.format == "PNG" and im.size == (5 * 250, 250)  # 5 molecules, 5 per row
+
+
+def test_decode_round_trip_and_wrong_width(tmp_path, model_path, capsys):
+    z = tmp_path / "z.npy"
+    np.save(z, np.random.default_rng(0).normal(size=(3, 8)).astype("float32"))
+    code, out, _ = run(["decode", str(z), "--model", model_path], capsys)
+    assert code == 0 and len(out.splitlines()) == 3
+    code, out, _ = run(["decode", str(z), "--samples", "2", "--model", model_path], capsys)
+    assert code == 0 and all(len(line.split()) == 2 for line in out.splitlines())
+    np.save(z, np.zeros((3, 5), dtype="float32"))
+    code, _, err = run(["decode", str(z), "--model", model_path], capsys)
+    assert code == 2 and "latents must be (n, 8)" in err and err.count("\n") == 1
+
+
+def test_interpolate_prints_the_path(model_path, capsys):
+    code, out, _ = run(["interpolate", "CCO", "c1ccccc1O", "--steps", "4", "--model", model_path], capsys)
+    assert code == 0 and len(out.splitlines()) == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "-n", "x"], "invalid int value"),
+    (["frobnicate"], "invalid choice"),
+    (["encode"], "required"),
+])
+def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("grammarvae")]) == 1
+
+
+def test_bad_files_give_one_line_errors(tmp_path, model_path, capsys):
+    empty = tmp_path / "empty.smi"
+    empty.write_text("")
+    notmodel = tmp_path / "notmodel.keras"
+    notmodel.write_text("hello")
+    cases = [
+        (["encode", str(tmp_path / "missing.smi"), "--model", model_path], "missing.smi: no such file"),
+        (["encode", str(empty), "--model", model_path], "empty.smi: no SMILES in the file"),
+        (["sample", "--model", str(notmodel)], "notmodel.keras: not a loadable Keras model"),
+        (["decode", str(empty), "--model", model_path], "empty.smi: no latent rows in the file"),
+    ]
+    for argv, message in cases:
+        code, _, err = run(argv, capsys)
+        assert code == 2, argv
+        assert message in err and err.strip().count("\n") == 0, err
+
+
+def test_evaluate_prints_and_writes_figures(tmp_path, model_path, capsys):
+    test = tmp_path / "test.smi"
+    test.write_text("CCO\nCCN\nc1ccccc1\n")
+    out = tmp_path / "m.json"
+    code, text, _ = run(["evaluate", "--test", str(test), "--train", str(test), "-n", "20", "--json", str(out),
+                         "--model", model_path], capsys)
+    assert code == 0
+    figures = json.loads(out.read_text())
+    assert figures["validity"] == 1.0 and 0 <= figures["novelty"] <= 1
+    assert {"uniqueness", "internal_diversity", "reconstruction_accuracy"} <= set(figures)
+    assert "reconstruction_accuracy" in text
+
+
+def test_train_then_resume(tmp_path, capsys):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 10))
+    model = tmp_path / "m.keras"
+    base = ["train", str(data), "-o", str(model), "--preset", "tiny", "--batch-size", "16", "--val-split", "0.1"]
+    assert run(base + ["--epochs", "1"], capsys)[0] == 0
+    assert run(base + ["--epochs", "2", "--resume"], capsys)[0] == 0
+    log = (tmp_path / "m.log.csv").read_text().strip().splitlines()
+    assert len(log) == 3 and log[0].startswith("epoch")  # header + epochs 0 and 1
+    assert [line.split(",")[0] for line in log[1:]] == ["0", "1"]
+
+
+def test_entry_point_runs_in_a_subprocess():
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "parse", "C1CC"], capture_output=True,
+                       text=True, cwd=tempfile.gettempdir())
+    assert r.returncode == 1 and "ring bond 1 is opened but never closed" in r.stderr
+
+
+def test_moleculenet_set_goes_through_encode(tmp_path, model_path, capsys):
+    path = shared_file("moleculenet/freesolv.csv.gz")
+    out = tmp_path / "z.npy"
+    code, _, err = run(["encode", str(path), "--column", "smiles", "-o", str(out), "--model", model_path], capsys)
+    assert code in (0, 1)
+    import gzip
+
+    with gzip.open(path, "rt") as fh:
+        n = sum(1 for _ in fh) - 1
+    assert np.load(out).shape[0] == n
