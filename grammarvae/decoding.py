@@ -155,6 +155,13 @@ class MaskedDecoder:
         self.x_ring_only_ba = ext(np.arange(P) == self.ring_only_ba, 0).astype(bool)
         self.x_ringbonds_one = ext(np.arange(P) == self.ringbonds_one, 0).astype(bool)
         self.x_push = np.vstack([self.push, np.full((1, self.max_push), -1)])
+        # The same attributes laid out per nonterminal: (n_nonterminals, K) tables, so that a
+        # step gathers whole rows by top symbol instead of single elements.
+        c = self.cand
+        self.t_pms, self.t_req, self.t_val = self.x_pms[c], self.x_req[c], self.x_val[c]
+        self.t_slots, self.t_label = self.x_slots[c], self.x_label[c]
+        self.t_chain_end, self.t_no_ring_ba = self.x_chain_end[c], self.x_no_ring_ba[c]
+        self.t_ring_only_ba, self.t_ringbonds_one = self.x_ring_only_ba[c], self.x_ringbonds_one[c]
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
@@ -193,7 +200,6 @@ class MaskedDecoder:
         ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures `blocked` is for
         blocked = np.zeros((B, N_LABELS + 1), dtype=bool)  # labels whose opener it is bonded to
         out = np.full((B, T), self.g.pad, dtype=np.int64)
-        x_pms, x_req, x_val, x_slots, x_label = self.x_pms, self.x_req, self.x_val, self.x_slots, self.x_label
         min_steps, is_producer = self.min_steps, self.is_producer
         for t in range(T):
             empty = sp == 0
@@ -206,9 +212,9 @@ class MaskedDecoder:
             used_a, val_a = used[rows, ai], val[rows, ai]
             room = np.where(val_a > 0, val_a, 6) - used_a
             left = (T - t) - cost + min_steps[top]  # steps the chosen production may need
-            pms = x_pms[cand]
-            allowed = (pms <= left[:, None]) & (x_req[cand] <= room[:, None]) \
-                & (x_val[cand] >= used_a[:, None])
+            pms = self.t_pms[top]
+            allowed = (pms <= left[:, None]) & (self.t_req[top] <= room[:, None]) \
+                & (self.t_val[top] >= used_a[:, None])
             # Ring bonds: labels that may close here, and free labels to open.
             is_open = opener >= 0
             closable = is_open & (opener != a[:, None]) & (opener != parent[rows, ai][:, None]) \
@@ -217,8 +223,8 @@ class MaskedDecoder:
             n_open = is_open[:, 1:].sum(1)
             n_free = N_LABELS - n_open
             n_closable = closable.sum(1)
-            allowed &= x_slots[cand] <= (n_closable + n_free)[:, None]
-            lab = x_label[cand]
+            allowed &= self.t_slots[top] <= (n_closable + n_free)[:, None]
+            lab = self.t_label[top]
             has_lab = lab > 0
             label_ok = closable | (~is_open & (n_free > 0)[:, None])
             label_ok[:, 0] = True
@@ -228,10 +234,10 @@ class MaskedDecoder:
             stuck = (opener[:, 1:] == a[:, None]).any(1)
             close_here = last & (n_closable > 0)
             opening = has_lab & ~closable[rows_k, lab]
-            unwanted = (self.x_chain_end[cand] & (last & stuck)[:, None]) \
-                | (self.x_no_ring_ba[cand] & (close_here & (top == NT_BA))[:, None]) \
-                | (self.x_ring_only_ba[cand] & (last & (n_closable == 0) & (top == NT_BA))[:, None]) \
-                | (self.x_ringbonds_one[cand] & (close_here & (n_closable > 1) & (top == NT_RINGBONDS))[:, None]) \
+            unwanted = (self.t_chain_end[top] & (last & stuck)[:, None]) \
+                | (self.t_no_ring_ba[top] & (close_here & (top == NT_BA))[:, None]) \
+                | (self.t_ring_only_ba[top] & (last & (n_closable == 0) & (top == NT_BA))[:, None]) \
+                | (self.t_ringbonds_one[top] & (close_here & (n_closable > 1) & (top == NT_RINGBONDS))[:, None]) \
                 | (opening & ((last | (n_open >= MAX_OPEN)) & (top == NT_DIGIT))[:, None]) \
                 | (pms + 3 * n_open[:, None] > left[:, None])
             soft = allowed & ~unwanted

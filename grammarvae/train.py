@@ -21,6 +21,7 @@ import numpy as np
 
 from grammarvae.data import encode_file, make_dataset, split_indices, write_errors
 from grammarvae.models.gvae import GrammarVAE
+from vae_core import KLAnnealing
 
 
 def _side(out: Path, suffix: str) -> Path:
@@ -47,9 +48,11 @@ def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None
 def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int = 10,
           steps_per_epoch: int | None = None, batch_size: int = 256, val_split: float = 0.01,
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
-          validation_steps: int | None = 20, verbose: int | str = "auto", **arch) -> dict:
+          validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
+          kl_warmup_steps: int = 0, **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
-    last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`."""
+    last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
+    ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -57,7 +60,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if resume and out.exists() and not backup.exists():
         model = GrammarVAE.load(out)
     else:
-        model = GrammarVAE(preset=preset, seed=seed, **arch)
+        model = GrammarVAE(preset=preset, seed=seed, beta=beta, **arch)
     X, ok = prepare(data, out, model.max_len, column)
     split_path = _side(out, ".split.npz")
     if split_path.exists():
@@ -76,9 +79,10 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if val is not None and validation_steps:
         val = val.take(validation_steps)
     log_path = _side(out, ".log.csv")
+    epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
     initial_epoch = 0
-    if resume and not backup.exists() and log_path.exists():  # resuming from the last checkpoint
-        initial_epoch = max(0, len(log_path.read_text().strip().splitlines()) - 1)
+    if resume and not backup.exists():  # resuming from the last checkpoint, not a backup
+        initial_epoch = epochs_done
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)),
@@ -86,6 +90,9 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
         keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
+    if kl_warmup_steps:
+        batches_done = epochs_done * (steps_per_epoch or -(-len(train_idx) // batch_size)) if resume else 0
+        callbacks.insert(0, KLAnnealing(0.0, beta, steps=kl_warmup_steps, initial_step=batches_done))
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
                      callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)

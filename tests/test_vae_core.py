@@ -169,3 +169,21 @@ def test_save_and_load_in_safe_mode(tmp_path):
     z = np.random.default_rng(0).normal(size=(5, 2)).astype("float32")
     np.testing.assert_array_equal(back.decode(z), vae.decode(z))
     np.testing.assert_array_equal(back.sample(4, seed=9), vae.sample(4, seed=9))
+
+
+def test_kl_annealing_raises_beta_linearly_across_batches():
+    from vae_core import KLAnnealing
+
+    vae = _bernoulli_vae(beta=0.0)
+    vae.compile(optimizer="adam")
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(round(self.model.beta, 4))
+
+    ramp = KLAnnealing(0.0, 1.0, steps=4)
+    vae.fit(_patterns(64), epochs=2, batch_size=16, verbose=0, callbacks=[ramp, Spy()])
+    assert seen == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
+    # Resuming mid-ramp starts from where it stood.
+    assert KLAnnealing(0.0, 2.0, steps=10, initial_step=5).beta_at(5) == 1.0

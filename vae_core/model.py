@@ -116,8 +116,10 @@ class VAE(_Steps, keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.log_likelihood = get_log_likelihood(log_likelihood)
-        self.beta = float(beta)
         self.n_samples = int(n_samples)
+        self.initial_beta = float(beta)
+        # A variable, so that a callback (`KLAnnealing`) can change it during training.
+        self.beta_variable = keras.Variable(self.initial_beta, trainable=False, name="beta", dtype="float32")
         self.kl = kl
         self.seed = seed
         self.sampler = Sampling(self.n_samples, seed=seed, name="sampling")
@@ -133,6 +135,15 @@ class VAE(_Steps, keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+
+    @property
+    def beta(self) -> float:
+        """The KL weight now in force."""
+        return float(ops.convert_to_numpy(self.beta_variable))
+
+    @beta.setter
+    def beta(self, value: float) -> None:
+        self.beta_variable.assign(float(value))
 
     @property
     def latent_dim(self) -> int:
@@ -151,7 +162,7 @@ class VAE(_Steps, keras.Model):
         kl = gaussian_kl(mean, log_var) if self.kl == "analytic" else ops.mean(
             gaussian_kl_mc(z if L > 1 else z[None], mean, log_var), axis=0)
         rec = ops.mean(rec, axis=0)
-        return ops.mean(rec + self.beta * kl), ops.mean(rec), ops.mean(kl)
+        return ops.mean(rec + ops.cast(self.beta_variable, rec.dtype) * kl), ops.mean(rec), ops.mean(kl)
 
     def _log_likelihood(self, x, z, training=None):
         """log p(x|z) for z of shape (batch, d) or (L, batch, d); returns (L, batch)."""
@@ -219,7 +230,7 @@ class VAE(_Steps, keras.Model):
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "log_likelihood": keras.saving.serialize_keras_object(self.log_likelihood),
-            "beta": self.beta, "n_samples": self.n_samples, "kl": self.kl, "seed": self.seed,
+            "beta": self.initial_beta, "n_samples": self.n_samples, "kl": self.kl, "seed": self.seed,
         }
 
     @classmethod

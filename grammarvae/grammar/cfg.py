@@ -176,7 +176,13 @@ class Grammar:
                 if not smiles.startswith(t, pos):
                     break
                 pos += len(t)
-            raise GrammarError(f"unknown symbol {smiles[pos:pos + 2]!r}", smiles, pos)
+            start = smiles.rfind("[", 0, pos + 1)
+            if start != -1 and "]" not in smiles[start:pos]:  # inside a bracket atom: name it
+                end = smiles.find("]", pos)
+                atom = smiles[start:end + 1] if end != -1 else smiles[start:]
+                raise GrammarError(f"bracket atom {atom!r} has a symbol the grammar does not know "
+                                   f"({smiles[pos]!r})", smiles, start)
+            raise GrammarError(f"unknown symbol {smiles[pos]!r}", smiles, pos)
         return tokens
 
     def parse(self, smiles: str) -> list[int]:
