@@ -77,7 +77,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         ds = ds.repeat()
     val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx) if len(val_idx) else None
     if val is not None and validation_steps:
-        val = val.take(validation_steps)
+        val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
     log_path = _side(out, ".log.csv")
     epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
     initial_epoch = 0
@@ -95,6 +95,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         callbacks.insert(0, KLAnnealing(0.0, beta, steps=kl_warmup_steps, initial_step=batches_done))
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
+                     validation_steps=validation_steps if val is not None else None,
                      callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)
     info = {"preset": preset, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
             "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
@@ -102,3 +103,12 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     _side(out, ".train.json").write_text(json.dumps(info, indent=1, default=float))
     model.save(out)
     return hist.history
+
+
+def export(checkpoint: str | Path, out: str | Path) -> Path:
+    """An inference copy of a training checkpoint: same config and weights, no optimizer state."""
+    model = GrammarVAE.load(checkpoint)
+    clean = GrammarVAE.from_config(model.get_config())
+    clean.set_weights(model.get_weights())
+    clean.save(out)
+    return Path(out)

@@ -62,6 +62,7 @@ def test_round_trip_of_syntax_features(grammar, smiles):
     ("C[C", "unexpected end of SMILES", 3),
     ("C[Xe]C", "bracket atom '[Xe]' has a symbol the grammar does not know ('X')", 1),
     ("C[Si](C)C", "bracket atom '[Si]' has a symbol the grammar does not know ('i')", 1),
+    ("C[Sn](C)C", "bracket atom '[Sn]' is not in the grammar", 1),
     ("CQ", "unknown symbol 'Q'", 1),
     ("C1CC", "ring bond 1 is opened but never closed", 1),
     ("CC1CC%23C1", "ring bond %23 is opened but never closed", 5),

@@ -19,8 +19,19 @@ def _sum_but_batch(t):
     return ops.sum(ops.reshape(t, (ops.shape(t)[0], -1)), axis=-1)
 
 
+class LogLikelihood:
+    """Base: subclasses define ``__call__(x, outputs) -> (batch,)`` and their config."""
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="vae_core")
-class Bernoulli:
+class Bernoulli(LogLikelihood):
     """Independent Bernoulli per element; the decoder outputs logits."""
 
     def __call__(self, x, logits):
@@ -28,31 +39,17 @@ class Bernoulli:
         ll = x * logits - ops.softplus(logits)
         return _sum_but_batch(ll)
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="vae_core")
-class Categorical:
+class Categorical(LogLikelihood):
     """Categorical over the last axis; x is one-hot (or a distribution), outputs are logits."""
 
     def __call__(self, x, logits):
         return _sum_but_batch(ops.sum(x * ops.log_softmax(logits, axis=-1), axis=-1))
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="vae_core")
-class Gaussian:
+class Gaussian(LogLikelihood):
     """Diagonal Gaussian with a fixed log-variance; the decoder outputs the mean."""
 
     def __init__(self, log_var: float = 0.0):
@@ -64,10 +61,6 @@ class Gaussian:
 
     def get_config(self):
         return {"log_var": self.log_var}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 _BY_NAME = {"bernoulli": Bernoulli, "categorical": Categorical, "gaussian": Gaussian}

@@ -286,6 +286,12 @@ class Grammar:
             pos = sum(map(len, tokens[:e.position]))
             if e.position >= len(tokens) and depth:
                 raise GrammarError("'(' is never closed", smiles, depth[-1]) from None
+            start = smiles.rfind("[", 0, pos + 1)
+            if e.position < len(tokens) and start != -1 and "]" not in smiles[start:pos]:
+                end = smiles.find("]", pos)
+                atom = smiles[start:end + 1] if end != -1 else smiles[start:]
+                raise GrammarError(f"bracket atom {atom!r} is not in the grammar (an element or "
+                                   f"feature it cannot write)", smiles, start) from None
             got = repr(tokens[e.position]) if e.position < len(tokens) else "end of SMILES"
             exp = [repr(x) for x in e.expected if x != END]
             if END in e.expected:
