@@ -130,38 +130,31 @@ class MaskedDecoder:
         self._compact_tables()
 
     def _compact_tables(self) -> None:
-        """Per nonterminal, its usable productions (padded with -1 to K columns), and each
-        production's attributes with one extra entry (index P) standing for the padding."""
+        """Per nonterminal, its usable productions padded to K columns with P (no production),
+        and each production attribute laid out the same way: (n_nonterminals, K) tables, so
+        that a decoding step gathers whole rows by top symbol."""
         P, n_nt = self.g.n_productions, len(self.g.nonterminals)
         lists = [np.nonzero(self.base[a])[0] for a in range(n_nt)]
         K = max(len(x) for x in lists)
-        self.cand = np.full((n_nt, K), P, dtype=np.int64)
+        c = self.cand = np.full((n_nt, K), P, dtype=np.int64)
         for a, x in enumerate(lists):
-            self.cand[a, :len(x)] = x
+            c[a, :len(x)] = x
 
-        def ext(values, fill):
-            return np.append(np.asarray(values, dtype=np.int64), fill)
+        def table(values, fill):  # values per production, `fill` for the padding column
+            return np.append(np.asarray(values), fill)[c]
 
-        big = 10 ** 6
-        self.x_pms = ext(self.pms, big)  # padding column: never finishable
-        lhs_name = [self.g.nonterminals[i] for i in self.g.lhs]
-        owned = np.array([n in ("ringbonds", "branches", "bond", "branched_atom") for n in lhs_name])
-        self.x_req = ext(np.where(owned, self.extra + np.maximum(self.order - 1, 0), 0), 0)
-        self.x_val = ext(np.where(self.valence > 0, self.valence, 99), 99)
-        self.x_slots = ext(self.slots_needed, 0)
-        self.x_label = ext(self.label, 0)
-        self.x_chain_end = ext(np.arange(P) == self.chain_end, 0).astype(bool)
-        self.x_no_ring_ba = ext(np.isin(np.arange(P), self.no_ring_ba), 0).astype(bool)
-        self.x_ring_only_ba = ext(np.arange(P) == self.ring_only_ba, 0).astype(bool)
-        self.x_ringbonds_one = ext(np.arange(P) == self.ringbonds_one, 0).astype(bool)
+        owned = np.isin(self.g.lhs, [self.nt[n] for n in ("ringbonds", "branches", "bond", "branched_atom")])
+        self.t_pms = table(self.pms, 10 ** 6)  # padding: never finishable
+        self.t_req = table(np.where(owned, self.extra + np.maximum(self.order - 1, 0), 0), 0)
+        self.t_val = table(np.where(self.valence > 0, self.valence, 99), 99)
+        self.t_slots = table(self.slots_needed, 0)
+        self.t_label = table(self.label, 0)
+        ids = np.arange(P)
+        self.t_chain_end = table(ids == self.chain_end, False)
+        self.t_no_ring_ba = table(np.isin(ids, self.no_ring_ba), False)
+        self.t_ring_only_ba = table(ids == self.ring_only_ba, False)
+        self.t_ringbonds_one = table(ids == self.ringbonds_one, False)
         self.x_push = np.vstack([self.push, np.full((1, self.max_push), -1)])
-        # The same attributes laid out per nonterminal: (n_nonterminals, K) tables, so that a
-        # step gathers whole rows by top symbol instead of single elements.
-        c = self.cand
-        self.t_pms, self.t_req, self.t_val = self.x_pms[c], self.x_req[c], self.x_val[c]
-        self.t_slots, self.t_label = self.x_slots[c], self.x_label[c]
-        self.t_chain_end, self.t_no_ring_ba = self.x_chain_end[c], self.x_no_ring_ba[c]
-        self.t_ring_only_ba, self.t_ringbonds_one = self.x_ring_only_ba[c], self.x_ringbonds_one[c]
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
