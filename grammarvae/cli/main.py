@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--val-split", type=float, default=0.01, help="held-out fraction (default: 0.01)")
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight (default: 1)")
+    p.add_argument("--kl-warmup", type=int, default=0, metavar="STEPS",
+                   help="raise the KL weight from 0 to --beta over this many batches (default: 0)")
     p.add_argument("--column", help="SMILES column of a CSV")
     p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
     _add_common(p, model=False)
@@ -287,7 +290,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"{args.output}: the model file must end in .keras")
     hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
                  steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
-                 learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column)
+                 learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
+                 beta=args.beta, kl_warmup_steps=args.kl_warmup)
     last = {k: round(float(v[-1]), 4) for k, v in hist.items() if v}
     print(f"saved {args.output}; last epoch: {json.dumps(last)}", file=sys.stderr)
     return 0
