@@ -166,8 +166,8 @@ class MaskedDecoder:
         usable productions of its top nonterminal), so every mask is (batch, K)."""
         logits = np.asarray(logits)
         B, T, P = logits.shape
-        by_step = np.ascontiguousarray(np.moveaxis(logits, 1, 0)).reshape(T, B * P)  # flat gathers
-        row_base = (np.arange(B) * P)[:, None]
+        flat = np.ascontiguousarray(logits).reshape(-1)  # gathered by flat index, no transposed copy
+        row_base = (np.arange(B) * (T * P))[:, None]
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
         rng = None if greedy else np.random.default_rng(seed)
@@ -236,7 +236,7 @@ class MaskedDecoder:
             soft = allowed & ~unwanted
             allowed = np.where(soft.any(1)[:, None], soft, allowed)
             # Choose.
-            score = by_step[t][row_base + np.minimum(cand, P - 1)]
+            score = flat[row_base + t * P + np.minimum(cand, P - 1)]
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
             k = np.where(allowed, score, NEG).argmax(1)
