@@ -224,7 +224,7 @@ class MaskedDecoder:
             allowed &= label_ok[rows_k, lab]
             # Soft rules, kept only where something stays allowed (see the module docstring).
             last = (producers - is_producer[top]) == 0
-            stuck = (opener[:, 1:] == a[:, None]).any(1)
+            stuck = (is_open & (opener == a[:, None]))[:, 1:].any(1)
             close_here = last & (n_closable > 0)
             opening = has_lab & ~closable[rows_k, lab]
             unwanted = (self.t_chain_end[top] & (last & stuck)[:, None]) \
