@@ -11,14 +11,15 @@ from typing import Sequence
 
 import numpy as np
 
-from grammarvae.metrics import reconstruction_accuracy, sample_metrics
+from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_metrics
 
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None) -> dict:
     """Prior validity, uniqueness, novelty (with `train`), internal diversity of `n_prior`
-    samples, and reconstruction accuracy of `test` (greedy decode of the latent mean,
-    canonical match; molecules the grammar or model cannot encode count as failures)."""
+    samples, and reconstruction of `test` by greedy decode of the latent mean: accuracy
+    (canonical match) and mean Tanimoto similarity to the input; molecules the grammar or
+    model cannot encode count as failures."""
     samples = model.sample(n_prior, seed=seed)
     out = sample_metrics(samples, train=train)
     out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
@@ -29,6 +30,7 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
         for i, s in zip(np.nonzero(ok)[0], model.decode(Z[ok], greedy=True, progress=progress)):
             decoded[i] = s
     out["reconstruction_accuracy"] = reconstruction_accuracy(list(test), decoded)
+    out["reconstruction_similarity"] = mean_similarity(list(test), decoded)
     out["test_molecules"] = len(test)
     out["test_not_encodable"] = len(errors)
     return out
