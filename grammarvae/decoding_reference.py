@@ -26,7 +26,7 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
     for b in range(B):
         stack = [(start, -1)]
         cost, producers, n_atoms, pending = int(e.min_steps[start]), 0, 0, 1
-        val, used, parent = {}, {}, {}
+        val, used, parent, multiple, single_only = {}, {}, {}, {}, set()
         opener = {}  # label -> (atom, step)
         ring_atom, blocked = -1, set()
         for t in range(T):
@@ -43,7 +43,7 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
             last = producers - int(e.is_producer[top]) == 0
             stuck = any(o == a for o, _ in opener.values())
             close_here = last and bool(closable)
-            best = soft = None
+            scored = []  # (score, production, cumulated, unwanted) of each allowed candidate
             for k in range(K):
                 p = int(e.cand[top, k])
                 if p == P:
@@ -54,6 +54,7 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
                       and (lab == 0 or lab in closable or (lab not in opener and n_free > 0)))
                 if not ok:
                     continue
+                cumulated = bool(e.t_multiple[top, k] and a >= 0 and multiple.get(a, 0) > 0 and a in single_only)
                 unwanted = ((e.t_chain_end[top, k] and last and stuck)
                             or (e.t_no_ring_ba[top, k] and close_here and top == nt["branched_atom"])
                             or (e.t_ring_only_ba[top, k] and last and not closable and top == nt["branched_atom"])
@@ -61,12 +62,11 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
                                 and top == nt["ringbonds"])
                             or (lab and lab not in closable and (last or n_open >= MAX_OPEN) and top == nt["digit"])
                             or e.t_pms[top, k] + 3 * n_open > left)
-                s = logits[b, t, p]
-                if best is None or s > best[0]:
-                    best = (s, p)
-                if not unwanted and (soft is None or s > soft[0]):
-                    soft = (s, p)
-            p = (soft or best)[1]
+                scored.append((logits[b, t, p], p, cumulated, bool(unwanted)))
+            # Soft rules in order, each kept only if something survives it.
+            keep = [c for c in scored if not c[2]] or scored
+            keep = [c for c in keep if not c[3]] or keep
+            p = max(keep, key=lambda c: c[0])[1]  # first of equal scores, as argmax
             out[b, t] = p
             stack.pop()
             aid = a
@@ -74,6 +74,7 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
                 aid = n_atoms
                 parent[aid] = a
                 used[aid] = pending if a >= 0 else 0
+                multiple[aid] = int(a >= 0 and pending >= 2)
                 pending = 1
                 n_atoms += 1
             stack.extend((s, aid) for s in reversed(g.rhs_nonterminals[p]))
@@ -82,8 +83,12 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
             used[aid] = used.get(aid, 0) + int(e.extra[p]) + max(int(e.order[p]) - 1, 0)
             if e.order[p] > 0:
                 pending = int(e.order[p])
+            if e.order[p] >= 2:
+                multiple[aid] = multiple.get(aid, 0) + 1
             if e.valence[p] > 0:
                 val[aid] = int(e.valence[p])
+            if e.no_cumulated[p]:
+                single_only.add(aid)
             lab = int(e.label[p])
             if lab:
                 if ring_atom != aid:
