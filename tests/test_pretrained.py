@@ -7,13 +7,16 @@ from rdkit import Chem
 
 from conftest import shared_file
 from grammarvae import GrammarVAE
-from grammarvae.chem import canonical
 from grammarvae.data import split_indices
+from grammarvae.metrics import mean_similarity
 
-# Measured on these 50 held-out molecules when the model was bundled (see data/MODEL_CARD.md),
-# minus a margin for numerical differences between machines.
-MEASURED_RECONSTRUCTION_50 = None  # filled in below from the model card's figure
-MARGIN = 0.04
+# Measured on these 50 held-out molecules when the model was bundled (data/MODEL_CARD.md).
+# Exact reconstruction was 0 of 50 (0.3% on 2,000), so the test checks the graded measure:
+# mean Tanimoto similarity of each molecule to its reconstruction, 0.184 (an untrained model
+# of the same preset: 0.009), less a margin for numerical differences between machines.
+MEASURED_SIMILARITY = 0.184
+UNTRAINED_SIMILARITY = 0.009
+MARGIN = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +24,17 @@ def model():
     return GrammarVAE.pretrained()
 
 
+def test_bundled_model_loads_in_safe_mode(model):
+    assert isinstance(model, GrammarVAE)
+    assert model.preset == "small" and model.latent_dim == 56 and model.max_len == 160
+
+
 def test_prior_samples_are_all_valid(model):
     smiles = model.sample(100, seed=0)
     assert len(smiles) == 100
     assert all(s and Chem.MolFromSmiles(s) is not None for s in smiles)
     assert model.decode_stats.invalid == 0
+    assert smiles == model.sample(100, seed=0)
 
 
 def heldout(n: int) -> list[str]:
@@ -41,5 +50,6 @@ def heldout(n: int) -> list[str]:
 def test_reconstruction_of_held_out_molecules(model):
     mols = heldout(50)
     decoded = model.decode(model.encode(mols))
-    accuracy = sum(canonical(a) == b for a, b in zip(mols, decoded)) / len(mols)
-    assert accuracy >= MEASURED_RECONSTRUCTION_50 - MARGIN, accuracy
+    assert all(Chem.MolFromSmiles(s) is not None for s in decoded)
+    similarity = mean_similarity(mols, decoded)
+    assert similarity >= MEASURED_SIMILARITY - MARGIN > UNTRAINED_SIMILARITY
