@@ -113,9 +113,6 @@ class MaskedDecoder:
             elif lhs == "digit" and rhs[0] in "123456789":
                 self.label[p] = int(rhs[0])
                 usable[p] = True
-        self.label_prod = np.zeros(N_LABELS + 1, dtype=np.int64)
-        self.label_prod[self.label[self.label > 0]] = np.nonzero(self.label > 0)[0]
-        self.usable = usable
         self.base = g.masks & usable[None, :]  # (n_nonterminals, P)
         self.pms = g.production_min_steps.astype(np.int64)
         self.min_steps = g.min_steps.astype(np.int64)
@@ -300,27 +297,10 @@ class MaskedDecoder:
         """Canonical SMILES of each derivation, with the listed ring-digit steps removed."""
         out = []
         for row, steps in zip(np.asarray(ids), drop):
-            smi = self.g.unparse(row) if not steps else self._unparse_without(row, set(steps))
+            smi = self.g.unparse(row, skip_steps=set(steps))
             mol = Chem.MolFromSmiles(smi)
             out.append(Chem.MolToSmiles(mol) if mol is not None else None)
         return out
-
-    def _unparse_without(self, ids, steps: set[int]) -> str:
-        """Unparse, leaving out the terminals produced by the digit productions at `steps`."""
-        g = self.g
-        stack: list = [(g.start, -1)]
-        toks: list[str] = []
-        for step, p in enumerate(int(i) for i in ids):
-            if p == g.pad:
-                continue
-            while stack and isinstance(stack[-1][0], str):
-                s, at = stack.pop()
-                if at not in steps:
-                    toks.append(s)
-            stack.pop()
-            stack.extend((s, step) for s in reversed(g.productions[p].rhs()))
-        toks.extend(s for s, at in reversed(stack) if isinstance(s, str) and at not in steps)
-        return "".join(toks)
 
     def decode(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                seed: int | None = 0) -> list[str | None]:

@@ -320,28 +320,35 @@ class Grammar:
             label, p = min(open_at.items(), key=lambda kv: kv[1])
             raise GrammarError(f"ring bond {label} is opened but never closed", smiles, p)
 
-    def unparse(self, ids: Iterable[int]) -> str:
-        """SMILES string of a leftmost derivation (padding ignored); exact inverse of `parse`."""
-        stack: list = [self.start]
+    def unparse(self, ids: Iterable[int], skip_steps: set[int] = frozenset()) -> str:
+        """SMILES string of a leftmost derivation (padding ignored); exact inverse of `parse`.
+
+        Terminals written by the productions at `skip_steps` are left out (the decoder drops
+        the labels of rings it could not close this way)."""
+        stack: list = [(self.start, -1)]
         out: list[str] = []
         for step, p in enumerate(int(i) for i in ids):
             if p == self.pad:
                 continue
             if not 0 <= p < self.n_productions:
                 raise GrammarError(f"production index {p} out of range at step {step}")
-            while stack and isinstance(stack[-1], str):
-                out.append(stack.pop())
+            while stack and isinstance(stack[-1][0], str):
+                s, at = stack.pop()
+                if at not in skip_steps:
+                    out.append(s)
             if not stack:
                 raise GrammarError(f"production {p} at step {step} comes after the derivation ended")
-            top = stack.pop()
+            top = stack.pop()[0]
             prod = self.productions[p]
             if prod.lhs() != top:
                 raise GrammarError(f"production {p} ({prod}) at step {step} cannot expand {top}")
-            stack.extend(reversed(prod.rhs()))
-        while stack and isinstance(stack[-1], str):
-            out.append(stack.pop())
+            stack.extend((s, step) for s in reversed(prod.rhs()))
+        while stack and isinstance(stack[-1][0], str):
+            s, at = stack.pop()
+            if at not in skip_steps:
+                out.append(s)
         if stack:
-            raise GrammarError(f"incomplete derivation: {stack[-1]} is never expanded")
+            raise GrammarError(f"incomplete derivation: {stack[-1][0]} is never expanded")
         return "".join(out)
 
     # -------------------------------------------------------------- encoding
