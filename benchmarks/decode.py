@@ -1,6 +1,6 @@
 """Masked decoding speed: the vectorised `MaskedDecoder` against a straightforward reference.
 
-    python benchmarks/decode.py [--n 1000] [--preset small]
+    python benchmarks/decode.py [--n 1000] [--preset small | --pretrained]
 
 References, on the same logits: the same decoding written straightforwardly per molecule
 and per step with Python stacks, sets and dicts (its output must be identical: a check of
@@ -33,7 +33,8 @@ def paper_decode(g, logits: np.ndarray) -> np.ndarray:
         tops = [s.pop() if s else nothing for s in stacks]
         mask = g.masks[[g.nt_index[x.symbol()] for x in tops]]
         masked = np.exp(logits[:, t, :]) * mask + 1e-100
-        chosen = np.argmax(np.log(masked), axis=-1)
+        with np.errstate(divide="ignore"):  # 1e-100 underflows to 0 in float32: log(0) = -inf
+            chosen = np.argmax(np.log(masked), axis=-1)
         out[:, t] = chosen
         for b in range(B):
             rhs = [a for a in g.productions[chosen[b]].rhs()
@@ -64,13 +65,17 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--preset", default="small")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=256, help="molecules decoded together (GrammarVAE.decode's default)")
+    ap.add_argument("--pretrained", action="store_true", help="the bundled trained model's logits instead of an untrained preset")
+    ap.add_argument("--batch", type=int, default=None, help="molecules decoded together (default: GrammarVAE.decode's chunk)")
     args = ap.parse_args()
     from grammarvae import GrammarVAE
+    from grammarvae.models.gvae import DECODE_CHUNK
+
+    args.batch = args.batch or DECODE_CHUNK
 
     from grammarvae.decoding_reference import scalar_decode
 
-    m = GrammarVAE(preset=args.preset, seed=args.seed)
+    m = GrammarVAE.pretrained() if args.pretrained else GrammarVAE(preset=args.preset, seed=args.seed)
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
     m.decoder.predict(z[:8], verbose=0)  # warm up
     t = time.perf_counter()
@@ -96,7 +101,7 @@ def main() -> None:
     t_rdkit = time.perf_counter() - t
     valid = sum(s is not None for s in smiles)
     ref_done = sum(1 for r in ref if r[-1] == m.grammar.pad)
-    print(f"preset {args.preset}: {args.n} molecules, {logits.shape[1]} steps, {logits.shape[2]} productions")
+    print(f"{'bundled model' if args.pretrained else 'untrained ' + args.preset}: {args.n} molecules, {logits.shape[1]} steps, {logits.shape[2]} productions")
     print(f"reference, the same decoding per molecule:   {args.n / t_scalar:9.1f} mol/s  ({t_scalar:.2f} s), "
           f"identical output for {int((scalar == ids).all(axis=1).sum())}/{args.n} molecules")
     print(f"reference, the paper's loop (grammar masks): {args.n / t_paper:9.1f} mol/s  ({t_paper:.2f} s)")

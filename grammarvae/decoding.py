@@ -200,6 +200,8 @@ class MaskedDecoder:
         min_steps, is_producer = self.min_steps, self.is_producer
         for t in range(T):
             empty = sp == 0
+            if empty.all():  # every derivation has ended: the rest stays padding
+                break
             live = ~empty
             idx = np.maximum(sp - 1, 0)
             top = np.where(empty, self.NOTHING, sym[rows, idx])

@@ -24,6 +24,16 @@ from grammarvae.models.gvae import GrammarVAE
 from vae_core import KLAnnealing
 
 
+class _BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's BackupAndRestore, except that a restored run records its true epoch in the
+    backups it writes (Keras 3 writes epoch 0 until the first epoch after a restore ends, so a
+    second interruption would restart the epoch count)."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._current_epoch = getattr(self.model, "_initial_epoch", None) or 0
+
+
 def _side(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
@@ -72,20 +82,22 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         train_idx, val_idx = rows[tr], rows[va]
         np.savez(split_path, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
     P = model.grammar.n_productions
-    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=seed, index=train_idx)
+    log_path = _side(out, ".log.csv")
+    epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
+    # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
+    shuffle_seed = seed + epochs_done if resume else seed
+    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx)
     if steps_per_epoch:
         ds = ds.repeat()
     val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx) if len(val_idx) else None
     if val is not None and validation_steps:
         val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
-    log_path = _side(out, ".log.csv")
-    epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
     initial_epoch = 0
     if resume and not backup.exists():  # resuming from the last checkpoint, not a backup
         initial_epoch = epochs_done
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)),
+        _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)),
                                          delete_checkpoint=True),
         keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
         keras.callbacks.CSVLogger(str(log_path), append=True),
@@ -96,7 +108,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
                      validation_steps=validation_steps if val is not None else None,
-                     callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)
+                     callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch,
+                     shuffle=False)  # make_dataset shuffles
     info = {"preset": preset, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
             "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
             "wall_seconds_this_run": round(time.time() - t0, 1), "history": hist.history}
