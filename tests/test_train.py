@@ -1,0 +1,50 @@
+"""Training helpers: resuming after interruptions."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from grammarvae.train import _BackupAndRestore
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+        self.epochs_seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epochs_seen.append(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise RuntimeError("interrupted")
+
+
+def test_backup_keeps_the_true_epoch_across_two_interruptions(tmp_path):
+    x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
+    backup = tmp_path / "backup"
+
+    def fit(interrupt):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(x, y, batch_size=2, epochs=5, verbose=0,
+                  callbacks=[_BackupAndRestore(str(backup), save_freq=1), interrupt])
+
+    first = _Interrupt(2, 1)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(first)
+    second = _Interrupt(2, 2)  # interrupted again, in the restored epoch, before it ends
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit(second)
+    assert second.epochs_seen == [2]
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    third = _Interrupt(-1, -1)
+    fit(third)
+    assert third.epochs_seen == [2, 3, 4]  # not back to epoch 0
