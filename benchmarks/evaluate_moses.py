@@ -1,6 +1,8 @@
 """Measure a GrammarVAE on the MOSES held-out split, as the model card reports it.
 
     python benchmarks/evaluate_moses.py [--model m.keras] [--limit 2000] [--data ../shared/data]
+    python benchmarks/evaluate_moses.py --write-split runs/   # heldout.smi, train.smi for the CLI:
+    grammarvae evaluate --test runs/heldout.smi --train runs/train.smi --limit 2000 -n 1000
 
 The split is the one `grammarvae train` made for the bundled model: over the rows of
 moses/train.csv.gz that encode (all 1,584,663 do), a fixed-seed 1% (seed 0) held out.
@@ -36,7 +38,16 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1000, help="prior samples")
     ap.add_argument("--no-novelty", action="store_true", help="skip canonicalising the training set")
     ap.add_argument("--json")
+    ap.add_argument("--write-split", metavar="DIR", help="write DIR/heldout.smi and DIR/train.smi and stop")
     args = ap.parse_args()
+    if args.write_split:
+        train, val = moses_split(Path(args.data) / "moses" / "train.csv.gz")
+        for name, rows in (("heldout", val), ("train", train)):
+            path = Path(args.write_split) / f"{name}.smi"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(rows) + "\n")
+            print(f"{path}: {len(rows)} SMILES")
+        return
     from grammarvae import GrammarVAE
     from grammarvae.evaluate import evaluate
 
