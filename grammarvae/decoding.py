@@ -157,6 +157,31 @@ class MaskedDecoder:
         self.t_ring_only_ba = table(ids == self.ring_only_ba, False)
         self.t_ringbonds_one = table(ids == self.ringbonds_one, False)
         self.x_push = np.vstack([self.push, np.full((1, self.max_push), -1)])
+        self._rule_table()
+
+    # Each step's per-candidate rules depend on the top symbol and on a few small numbers per
+    # molecule, so they are tabulated once: `rules[top, key]` is a (K,) row of bit flags.
+    # key = ((room + 1) * 8 + used) * 3 + slots_free) * 16 + soft flags, with each number
+    # clipped to the range in which the rules can tell values apart.
+    ROOM, USED, SLOTS, FLAGS = 5, 8, 3, 16  # room -1..3, used 0..7, free slots 0..2, 4 flags
+    OK, UNWANTED, MULTIPLE = 1, 2, 4
+
+    def _rule_table(self) -> None:
+        # The clipping ranges must cover every value the tables compare against.
+        assert self.t_req.max() <= self.ROOM - 2 and self.t_slots.max() <= self.SLOTS - 1
+        assert self.t_val[self.t_val < 99].max() <= self.USED - 1
+        room = np.arange(self.ROOM)[:, None, None, None, None, None] - 1
+        used = np.arange(self.USED)[None, :, None, None, None, None]
+        slots = np.arange(self.SLOTS)[None, None, :, None, None, None]
+        flags = np.arange(self.FLAGS)[None, None, None, :, None, None]
+        tab = lambda t: t[None, None, None, None]  # noqa: E731  (n_nt, K) -> broadcastable
+        ok = (tab(self.t_req) <= room) & (tab(self.t_val) >= used) & (tab(self.t_slots) <= slots)
+        unwanted = (tab(self.t_chain_end) & (flags & 1 > 0)) | (tab(self.t_no_ring_ba) & (flags & 2 > 0)) \
+            | (tab(self.t_ring_only_ba) & (flags & 4 > 0)) | (tab(self.t_ringbonds_one) & (flags & 8 > 0))
+        bits = ok * self.OK | unwanted * self.UNWANTED | tab(self.t_multiple) * self.MULTIPLE
+        n_nt, K = self.cand.shape
+        bits = np.broadcast_to(bits, (self.ROOM, self.USED, self.SLOTS, self.FLAGS, n_nt, K))
+        self.rules = np.ascontiguousarray(np.moveaxis(bits.reshape(-1, n_nt, K), 1, 0)).astype(np.uint8)
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
@@ -170,6 +195,7 @@ class MaskedDecoder:
         B, T, P = logits.shape
         flat = np.ascontiguousarray(logits).reshape(-1)  # gathered by flat index, no transposed copy
         row_base = (np.arange(B) * (T * P))[:, None]
+        cand_real = np.minimum(self.cand, P - 1)  # the padding column reads a real logit (never allowed)
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
         rng = None if greedy else np.random.default_rng(seed)
@@ -207,13 +233,10 @@ class MaskedDecoder:
             top = np.where(empty, self.NOTHING, sym[rows, idx])
             a = np.where(empty, -1, own[rows, idx])
             ai = np.maximum(a, 0)
-            cand = self.cand[top]  # (B, K), P marks an empty slot
             used_a, val_a = used[rows, ai], val[rows, ai]
             room = np.where(val_a > 0, val_a, 6) - used_a
             left = (T - t) - cost + min_steps[top]  # steps the chosen production may need
             pms = self.t_pms[top]
-            allowed = (pms <= left[:, None]) & (self.t_req[top] <= room[:, None]) \
-                & (self.t_val[top] >= used_a[:, None])
             # Ring bonds: labels that may close here, and free labels to open.
             is_open = opener >= 0
             closable = is_open & (opener != a[:, None]) & (opener != parent[rows, ai][:, None]) \
@@ -222,35 +245,34 @@ class MaskedDecoder:
             n_open = is_open[:, 1:].sum(1)
             n_free = N_LABELS - n_open
             n_closable = closable.sum(1)
-            allowed &= self.t_slots[top] <= (n_closable + n_free)[:, None]
             lab = self.t_label[top]
-            has_lab = lab > 0
-            label_ok = closable | (~is_open & (n_free > 0)[:, None])
-            label_ok[:, 0] = True
-            allowed &= label_ok[rows_k, lab]
-            # Soft rules, kept only where something stays allowed (see the module docstring).
+            label_code = 2 * closable + (closable | ~is_open & (n_free > 0)[:, None])  # 2: closes, 1: usable
+            label_code[:, 0] = 1
+            label_code = label_code[rows_k, lab]
+            # Soft-rule conditions of the molecule (see the module docstring).
             last = (producers - is_producer[top]) == 0
             stuck = (is_open & (opener == a[:, None]))[:, 1:].any(1)
             close_here = last & (n_closable > 0)
-            opening = has_lab & ~closable[rows_k, lab]
+            flags = (last & stuck) + 2 * close_here + 4 * (last & (n_closable == 0)) + 8 * (close_here & (n_closable > 1))
+            key = ((np.clip(room, -1, self.ROOM - 2) + 1) * self.USED + np.minimum(used_a, self.USED - 1)) * self.SLOTS
+            key = (key + np.minimum(n_closable + n_free, self.SLOTS - 1)) * self.FLAGS + flags
+            rule = self.rules[top, key]
+            allowed = (rule & self.OK > 0) & (pms <= left[:, None]) & (label_code & 1 > 0)
             # First the chemistry (no cumulated double bonds on C, N, O), then the ring steering.
-            cumulated = self.t_multiple[top] & ((multiple[rows, ai] > 0) & single_only[rows, ai] & (a >= 0))[:, None]
+            cumulated = (rule & self.MULTIPLE > 0) & ((multiple[rows, ai] > 0) & single_only[rows, ai] & (a >= 0))[:, None]
             soft = allowed & ~cumulated
             allowed = np.where(soft.any(1)[:, None], soft, allowed)
-            unwanted = (self.t_chain_end[top] & (last & stuck)[:, None]) \
-                | (self.t_no_ring_ba[top] & (close_here & (top == NT_BA))[:, None]) \
-                | (self.t_ring_only_ba[top] & (last & (n_closable == 0) & (top == NT_BA))[:, None]) \
-                | (self.t_ringbonds_one[top] & (close_here & (n_closable > 1) & (top == NT_RINGBONDS))[:, None]) \
-                | (opening & ((last | (n_open >= MAX_OPEN)) & (top == NT_DIGIT))[:, None]) \
+            opening = (lab > 0) & (label_code < 2)
+            unwanted = (rule & self.UNWANTED > 0) | (opening & (last | (n_open >= MAX_OPEN))[:, None]) \
                 | (pms + 3 * n_open[:, None] > left[:, None])
             soft = allowed & ~unwanted
             allowed = np.where(soft.any(1)[:, None], soft, allowed)
             # Choose.
-            score = flat[row_base + t * P + np.minimum(cand, P - 1)]
+            score = flat[(row_base + t * P) + cand_real[top]]
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
             k = np.where(allowed, score, NEG).argmax(1)
-            p = cand[rows, k]
+            p = self.cand[top, k]
             out[:, t] = p
             # A new atom for each chain expanded; its incoming bond is the pending order.
             new = live & (top == NT_CHAIN)
