@@ -64,3 +64,17 @@ def mean_similarity(inputs: Sequence[str], decoded: Sequence[str | None], radius
         if ma is not None and mb is not None:
             total += DataStructs.TanimotoSimilarity(gen.GetFingerprint(ma), gen.GetFingerprint(mb))
     return total / len(inputs) if inputs else float("nan")
+
+
+def step_accuracy(logits: np.ndarray, ids: np.ndarray, grammar) -> tuple[np.ndarray, np.ndarray]:
+    """Per molecule: how many steps of its true derivation `ids` (n, T) the decoder's logits
+    (n, T, n_productions) get right, and how many steps it has (padding excluded).
+
+    A step is right when the best production allowed for the true left-hand side is the true
+    production. Greedy decoding reproduces a molecule exactly only when every step is right,
+    so this shows how far a model is from exact reconstruction when it still gets none."""
+    ids = np.asarray(ids)
+    lhs = grammar.lhs[ids]
+    best = np.where(grammar.masks[lhs], logits, -np.inf).argmax(-1)
+    real = ids != grammar.pad
+    return ((best == ids) & real).sum(1), real.sum(1)

@@ -77,6 +77,33 @@ def test_perfect_decoder_on_moses(grammar):
     assert stats.dropped_rings == 0
 
 
+def test_step_accuracy_counts_the_steps_a_masked_argmax_gets_right(grammar):
+    from grammarvae.metrics import step_accuracy
+
+    kek = [standardize(s, kekule=True) for s in ["CCO", "C1=CC=CC=C1O", "CC(=O)NC"]]
+    X = grammar.encode(kek, max_len=40)
+    logits = 10.0 * grammar.one_hot(X)
+    right, steps = step_accuracy(logits, X, grammar)
+    np.testing.assert_array_equal(steps, (X != grammar.pad).sum(1))
+    np.testing.assert_array_equal(right, steps)
+    # Make two steps of molecule 1 prefer another production of the same left-hand side, and
+    # one step prefer a production of another left-hand side (masked away: still right).
+    wrong, masked = [], []
+    for t in range(steps[1]):
+        p = X[1, t]
+        same = [q for q in range(grammar.n_productions) if grammar.lhs[q] == grammar.lhs[p] and q != p]
+        other = [q for q in range(grammar.n_productions) if grammar.lhs[q] != grammar.lhs[p]]
+        if same and len(wrong) < 2:
+            wrong.append((t, same[0]))
+        elif not same and not masked:
+            masked.append((t, other[0]))
+    assert len(wrong) == 2 and len(masked) == 1
+    for t, q in wrong + masked:
+        logits[1, t, q] = 100.0
+    right, steps = step_accuracy(logits, X, grammar)
+    assert right[1] == steps[1] - 2 and right[0] == steps[0] and right[2] == steps[2]
+
+
 def test_untrained_small_model_always_gives_valid_terminated_molecules():
     m = GrammarVAE(preset="small", seed=1)
     z = np.random.default_rng(0).standard_normal((1000, m.latent_dim)).astype("float32")

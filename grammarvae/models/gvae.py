@@ -143,7 +143,7 @@ class GrammarVAE(VAE):
         out: list[str] = []
         stats = DecodeStats()
         for i in range(0, len(z), DECODE_CHUNK):
-            logits = VAE.decode(self, z[i:i + DECODE_CHUNK], batch_size=batch_size)
+            logits = self.decode_logits(z[i:i + DECODE_CHUNK], batch_size=batch_size)
             out += self.decoder_engine.decode(logits, greedy=greedy, temperature=temperature,
                                               seed=None if seed is None else seed + i)
             s = self.decoder_engine.last_stats
@@ -153,6 +153,11 @@ class GrammarVAE(VAE):
                 progress(len(out), len(z))
         self.decode_stats = stats
         return out
+
+    def decode_logits(self, z, batch_size: int = 256) -> np.ndarray:
+        """The decoder network's production logits (n, max_len, n_productions), unmasked."""
+        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        return np.asarray(VAE.decode(self, z, batch_size=batch_size))
 
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """n molecules decoded from z ~ N(0, I); the same seed gives the same molecules."""
