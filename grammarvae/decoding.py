@@ -167,14 +167,18 @@ class MaskedDecoder:
     OK, UNWANTED, MULTIPLE = 1, 2, 4
 
     def _rule_table(self) -> None:
-        # The clipping ranges must cover every value the tables compare against.
-        assert self.t_req.max() <= self.ROOM - 2 and self.t_slots.max() <= self.SLOTS - 1
-        assert self.t_val[self.t_val < 99].max() <= self.USED - 1
+        if (self.t_req.max() > self.ROOM - 2 or self.t_slots.max() > self.SLOTS - 1
+                or self.t_val[self.t_val < 99].max() > self.USED - 1):
+            raise ValueError(f"grammar {self.g.name}: the decoder's rule table does not cover its "
+                             "valence or ring-bond numbers (widen ROOM, USED or SLOTS)")
         room = np.arange(self.ROOM)[:, None, None, None, None, None] - 1
         used = np.arange(self.USED)[None, :, None, None, None, None]
         slots = np.arange(self.SLOTS)[None, None, :, None, None, None]
         flags = np.arange(self.FLAGS)[None, None, None, :, None, None]
-        tab = lambda t: t[None, None, None, None]  # noqa: E731  (n_nt, K) -> broadcastable
+
+        def tab(t):  # (n_nt, K) -> broadcastable against the four key axes
+            return t[None, None, None, None]
+
         ok = (tab(self.t_req) <= room) & (tab(self.t_val) >= used) & (tab(self.t_slots) <= slots)
         unwanted = (tab(self.t_chain_end) & (flags & 1 > 0)) | (tab(self.t_no_ring_ba) & (flags & 2 > 0)) \
             | (tab(self.t_ring_only_ba) & (flags & 4 > 0)) | (tab(self.t_ringbonds_one) & (flags & 8 > 0))
