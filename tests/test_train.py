@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from grammarvae.train import _BackupAndRestore
+from grammarvae.models.gvae import GrammarVAE
+from grammarvae.train import _BackupAndRestore, train
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -48,3 +49,17 @@ def test_backup_keeps_the_true_epoch_across_two_interruptions(tmp_path):
     third = _Interrupt(-1, -1)
     fit(third)
     assert third.epochs_seen == [2, 3, 4]  # not back to epoch 0
+
+
+def test_a_resumed_run_trains_at_its_own_beta(tmp_path):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 4))
+    out = tmp_path / "m.keras"
+    common = dict(preset="tiny", batch_size=8, val_split=0.1, verbose=0)
+    train(data, out, epochs=1, beta=0.5, kl_warmup_steps=2, **common)
+    assert GrammarVAE.load(out).beta == 0.5  # the warm-up of 2 batches ended within the epoch
+    train(data, out, epochs=2, beta=0.1, resume=True, **common)  # restored weights carry 0.5
+    assert GrammarVAE.load(out).beta == pytest.approx(0.1)
+    rows = (tmp_path / "m.log.csv").read_text().strip().splitlines()
+    beta = rows[0].split(",").index("beta")
+    assert [float(r.split(",")[beta]) for r in rows[1:]] == pytest.approx([0.5, 0.1])

@@ -24,6 +24,11 @@ class KLAnnealing(keras.callbacks.Callback):
         frac = min(1.0, step / self.steps)
         return self.start + frac * (self.end - self.start)
 
+    def on_train_begin(self, logs=None):
+        # Also after the warm-up: a resumed run (whose restored weights carry the old beta)
+        # trains at this schedule's beta.
+        self.model.beta = self.beta_at(self.step)
+
     def on_train_batch_begin(self, batch, logs=None):
         if self.step <= self.steps:
             self.model.beta = self.beta_at(self.step)
