@@ -140,6 +140,7 @@ class MaskedDecoder:
         c = self.cand = np.full((n_nt, K), P, dtype=np.int64)
         for a, x in enumerate(lists):
             c[a, :len(x)] = x
+        self.cand_real = np.minimum(c, P - 1)  # for gathering logits: padding reads a real one, never allowed
 
         def table(values, fill):  # values per production, `fill` for the padding column
             return np.append(np.asarray(values), fill)[c]
@@ -199,13 +200,12 @@ class MaskedDecoder:
         B, T, P = logits.shape
         flat = np.ascontiguousarray(logits).reshape(-1)  # gathered by flat index, no transposed copy
         row_base = (np.arange(B) * (T * P))[:, None]
-        cand_real = np.minimum(self.cand, P - 1)  # the padding column reads a real logit (never allowed)
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
         rng = None if greedy else np.random.default_rng(seed)
         inv_temp = 1.0 / max(temperature, 1e-6)
         nt = self.nt
-        NT_CHAIN, NT_BA, NT_RINGBONDS, NT_DIGIT = nt["chain"], nt["branched_atom"], nt["ringbonds"], nt["digit"]
+        NT_CHAIN = nt["chain"]
         rows = np.arange(B)
         rows_k = rows[:, None]
         D = 2 * T + 2 + self.max_push
@@ -272,7 +272,7 @@ class MaskedDecoder:
             soft = allowed & ~unwanted
             allowed = np.where(soft.any(1)[:, None], soft, allowed)
             # Choose.
-            score = flat[(row_base + t * P) + cand_real[top]]
+            score = flat[(row_base + t * P) + self.cand_real[top]]
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
             k = np.where(allowed, score, NEG).argmax(1)
