@@ -22,34 +22,29 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     (canonical match), mean Tanimoto similarity to the input, and the share of derivation
     steps the decoder gets right (`step_accuracy`, on the molecules that encode); molecules
     the grammar or model cannot encode count as failures."""
+    from grammarvae.models.gvae import DECODE_CHUNK
+
     samples = model.sample(n_prior, seed=seed)
     out = sample_metrics(samples, train=train)
     out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
-    Z, errors = model.encode_checked(list(test))
-    ok = ~np.isnan(Z).any(1)
+    # One encoding and one network pass per chunk serve both the decodes and the step accuracy.
+    test = list(test)
+    res = encode_smiles(test, model.max_len, model.grammar)
+    rows = np.nonzero(res.ok)[0]
     decoded: list = [None] * len(test)
-    if ok.any():
-        for i, s in zip(np.nonzero(ok)[0], model.decode(Z[ok], greedy=True, progress=progress)):
-            decoded[i] = s
-    out["step_accuracy"], out["all_steps_right"] = _steps_right(model, list(test), Z)
-    out["reconstruction_accuracy"] = reconstruction_accuracy(list(test), decoded)
-    out["reconstruction_similarity"] = mean_similarity(list(test), decoded)
+    right, steps = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
+    for i in range(0, len(rows), DECODE_CHUNK):
+        chunk, X = rows[i:i + DECODE_CHUNK], res.X[rows[i:i + DECODE_CHUNK]]
+        logits = model.decode_logits(model.encode_ids(X))
+        for j, s in zip(chunk, model.decoder_engine.decode(logits, greedy=True)):
+            decoded[j] = s
+        right[i:i + len(chunk)], steps[i:i + len(chunk)] = step_accuracy(logits, X, model.grammar)
+        if progress:
+            progress(i + len(chunk), len(rows))
+    out["step_accuracy"] = float(right.sum() / steps.sum()) if len(rows) else float("nan")
+    out["all_steps_right"] = float((right == steps).mean()) if len(rows) else float("nan")
+    out["reconstruction_accuracy"] = reconstruction_accuracy(test, decoded)
+    out["reconstruction_similarity"] = mean_similarity(test, decoded)
     out["test_molecules"] = len(test)
-    out["test_not_encodable"] = len(errors)
+    out["test_not_encodable"] = len(res.errors)
     return out
-
-
-def _steps_right(model, test: list[str], Z: np.ndarray, chunk: int = 1024) -> tuple[float, float]:
-    """Share of derivation steps right, and of molecules with every step right (see
-    `grammarvae.metrics.step_accuracy`), over the rows of `test` that encoded (Z not NaN)."""
-    ok = np.nonzero(~np.isnan(Z).any(1))[0]
-    if not len(ok):
-        return float("nan"), float("nan")
-    X = encode_smiles([test[i] for i in ok], model.max_len, model.grammar).X
-    right, steps = [], []
-    for i in range(0, len(ok), chunk):
-        r, n = step_accuracy(model.decode_logits(Z[ok[i:i + chunk]]), X[i:i + chunk], model.grammar)
-        right.append(r)
-        steps.append(n)
-    right, steps = np.concatenate(right), np.concatenate(steps)
-    return float(right.sum() / steps.sum()), float((right == steps).mean())

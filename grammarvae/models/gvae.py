@@ -108,9 +108,10 @@ class GrammarVAE(VAE):
         """Latent means (n, latent_dim) of SMILES; GrammarError names the first bad one."""
         if isinstance(smiles, str):
             smiles = [smiles]
-        return self._encode_ids(self.to_ids(list(smiles)), batch_size)
+        return self.encode_ids(self.to_ids(list(smiles)), batch_size)
 
-    def _encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None) -> np.ndarray:
+    def encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None) -> np.ndarray:
+        """Latent means (n, latent_dim) of production sequences X (n, max_len), as `to_ids` makes."""
         out = []
         for i in range(0, len(X), batch_size):
             out.append(VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size))
@@ -126,7 +127,7 @@ class GrammarVAE(VAE):
         res = encode_smiles(list(smiles), self.max_len, self.grammar)
         Z = np.full((len(smiles), self.latent_dim), np.nan, dtype="float32")
         if res.ok.any():
-            Z[res.ok] = self._encode_ids(res.X[res.ok], batch_size, progress)
+            Z[res.ok] = self.encode_ids(res.X[res.ok], batch_size, progress)
         return Z, res.errors
 
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
