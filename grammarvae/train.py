@@ -96,16 +96,15 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if resume and not backup.exists():  # resuming from the last checkpoint, not a backup
         initial_epoch = epochs_done
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    callbacks = [
-        _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)), delete_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
-        keras.callbacks.CSVLogger(str(log_path), append=True),
-    ]
     # The KL weight follows the schedule (constant `beta` without a warm-up). It comes after
     # BackupAndRestore, so that on a resume it overrides the beta the restored weights carry.
     batches_done = epochs_done * (steps_per_epoch or -(-len(train_idx) // batch_size)) if resume else 0
-    callbacks.insert(1, KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps),
-                                    initial_step=batches_done))
+    callbacks = [
+        _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)), delete_checkpoint=True),
+        KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
+        keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+    ]
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
                      validation_steps=validation_steps if val is not None else None,
