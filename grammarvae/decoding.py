@@ -43,6 +43,39 @@ NO_CUMULATED = {"C", "N", "O"}  # soft rule: at most one double or triple bond o
 NEG = -1e30
 
 
+def _rows(table: np.ndarray) -> np.ndarray:
+    """A 2-D array as a 1-D array of whole rows (one opaque item per row), a view: gathering
+    rows by index then costs one copy per row, not one per element."""
+    table = np.ascontiguousarray(table)
+    return table.view(f"V{table.shape[1] * table.itemsize}").ravel()
+
+
+def _gather(items: np.ndarray, index: np.ndarray, width: int, dtype=np.uint8) -> np.ndarray:
+    """Rows `index` of a `_rows` array (or windows of adjacent values), as (len(index), width)."""
+    return items[index].view(dtype).reshape(len(index), width)
+
+
+def _any(mask: np.ndarray) -> np.ndarray:
+    """mask.any(1) for a (n, 8 * m) bool array, reading each row as m 64-bit words."""
+    words = np.ascontiguousarray(mask).view(np.uint64)
+    acc = words[:, 0]
+    for j in range(1, words.shape[1]):
+        acc = acc | words[:, j]
+    return acc != 0
+
+
+_BYTES = np.uint64(0x0101010101010101)
+
+
+def _count(mask: np.ndarray) -> np.ndarray:
+    """mask.sum(1) for a (n, 8 * m) bool array with m <= 31, by adding 64-bit words bytewise."""
+    words = np.ascontiguousarray(mask).view(np.uint64)
+    total = words[:, 0]
+    for j in range(1, words.shape[1]):
+        total = total + words[:, j]
+    return ((total * _BYTES) >> np.uint64(56)).astype(np.int64)
+
+
 @dataclass
 class DecodeStats:
     molecules: int = 0
@@ -132,15 +165,14 @@ class MaskedDecoder:
 
     def _compact_tables(self) -> None:
         """Per nonterminal, its usable productions padded to K columns with P (no production),
-        and each production attribute laid out the same way: (n_nonterminals, K) tables, so
-        that a decoding step gathers whole rows by top symbol."""
+        and each production attribute laid out the same way: (n_nonterminals, K) tables. The
+        per-molecule reference reads these; the decoder's step tables are built from them."""
         P, n_nt = self.g.n_productions, len(self.g.nonterminals)
         lists = [np.nonzero(self.base[a])[0] for a in range(n_nt)]
         K = max(len(x) for x in lists)
         c = self.cand = np.full((n_nt, K), P, dtype=np.int64)
         for a, x in enumerate(lists):
             c[a, :len(x)] = x
-        self.cand_real = np.minimum(c, P - 1)  # for gathering logits: padding reads a real one, never allowed
 
         def table(values, fill):  # values per production, `fill` for the padding column
             return np.append(np.asarray(values), fill)[c]
@@ -157,36 +189,94 @@ class MaskedDecoder:
         self.t_no_ring_ba = table(np.isin(ids, self.no_ring_ba), False)
         self.t_ring_only_ba = table(ids == self.ring_only_ba, False)
         self.t_ringbonds_one = table(ids == self.ringbonds_one, False)
-        self.x_push = np.vstack([self.push, np.full((1, self.max_push), -1)])
-        self._rule_table()
+        self._window_tables()
 
-    # Each step's per-candidate rules depend on the top symbol and on a few small numbers per
-    # molecule, so they are tabulated once: `rules[top, key]` is a (K,) row of bit flags.
-    # key = ((room + 1) * 8 + used) * 3 + slots_free) * 16 + soft flags, with each number
-    # clipped to the range in which the rules can tell values apart.
+    # ------------------------------------------------------------------ step tables
+    # The candidates of each nonterminal lie within a few adjacent productions, so a decoding
+    # step reads, per molecule, one window of W adjacent logits starting at `w_start[top]`,
+    # and every per-candidate table is laid out over the same W columns (non-candidates never
+    # allowed). Each step then combines three rows of bits, each gathered as one W-byte item:
+    #   rules[top, atom and ring key]   valence, ring slots and the soft ring-steering rules;
+    #   budget[top, left, left - 3 open]  finishable in the steps left, and room to close rings;
+    #   labels (digit tops only)         ring labels that may be opened or closed here.
+    # Bits: ALLOWED (a hard rule), PLAIN (no cumulated double bond), WANTED (no soft rule
+    # against it). A molecule takes its best-scoring candidate among the allowed ones, keeping
+    # the PLAIN ones if any, then of those the WANTED ones if any.
     ROOM, USED, SLOTS, FLAGS = 5, 8, 3, 16  # room -1..3, used 0..7, free slots 0..2, 4 flags
-    OK, UNWANTED, MULTIPLE = 1, 2, 4
+    ALLOWED, PLAIN, WANTED = 4, 2, 1
+    # A molecule's atoms, each one int of 4-bit fields: bonds used | max valence | multiple
+    # bonds | single_only (an element of NO_CUMULATED). Used never exceeds 6, the largest valence.
+    FIELD = 4
+    COMPACT = 64  # finished molecules are dropped from the state once a quarter of it, and this many
 
-    def _rule_table(self) -> None:
+    def _window_tables(self) -> None:
+        P, (n_nt, K) = self.g.n_productions, self.cand.shape
+        real = self.cand < P
+        lo = np.where(real, self.cand, P).min(1)
+        span = np.where(real, self.cand, -1).max(1) - lo + 1
+        W = self.W = max(8, -(-int(span.max()) // 8) * 8)
+        if W > P:
+            raise ValueError(f"grammar {self.g.name}: a nonterminal's productions span {span.max()} of {P}")
+        self.w_start = np.minimum(np.where(lo < P, lo, 0), P - W)
+        col = np.where(real, self.cand - self.w_start[:, None], W)  # window column of each candidate
+
+        def window(t, fill):  # (n_nt, K) candidate table -> (n_nt, W) window table
+            out = np.full((n_nt, W + 1), fill, dtype=np.asarray(t).dtype)
+            out[np.arange(n_nt)[:, None], col] = t
+            return out[:, :W]
+
+        # Score of a candidate not kept: below any score; of a non-candidate: lower still, so
+        # that where nothing is allowed the first candidate is taken.
+        self.w_fill = np.full((n_nt, W), 2 * NEG, dtype=np.float32)
+        has = real[:, 0]
+        self.w_fill[np.arange(n_nt)[has], col[has, 0]] = NEG
+        self.w_fill_rows = _rows(self.w_fill)
         if (self.t_req.max() > self.ROOM - 2 or self.t_slots.max() > self.SLOTS - 1
                 or self.t_val[self.t_val < 99].max() > self.USED - 1):
             raise ValueError(f"grammar {self.g.name}: the decoder's rule table does not cover its "
                              "valence or ring-bond numbers (widen ROOM, USED or SLOTS)")
-        room = np.arange(self.ROOM)[:, None, None, None, None, None] - 1
-        used = np.arange(self.USED)[None, :, None, None, None, None]
-        slots = np.arange(self.SLOTS)[None, None, :, None, None, None]
-        flags = np.arange(self.FLAGS)[None, None, None, :, None, None]
+        # rules[top, key], key = (((room + 1) * USED + used) * 2 + cumulated) * SLOTS + free slots) * FLAGS + flags
+        room = np.arange(self.ROOM)[:, None, None, None, None, None, None] - 1
+        used = np.arange(self.USED)[None, :, None, None, None, None, None]
+        cum = np.arange(2)[None, None, :, None, None, None, None] > 0
+        slots = np.arange(self.SLOTS)[None, None, None, :, None, None, None]
+        flags = np.arange(self.FLAGS)[None, None, None, None, :, None, None]
 
-        def tab(t):  # (n_nt, K) -> broadcastable against the four key axes
-            return t[None, None, None, None]
+        def tab(t, fill=0):
+            return window(t, fill)[None, None, None, None, None]
 
-        ok = (tab(self.t_req) <= room) & (tab(self.t_val) >= used) & (tab(self.t_slots) <= slots)
-        unwanted = (tab(self.t_chain_end) & (flags & 1 > 0)) | (tab(self.t_no_ring_ba) & (flags & 2 > 0)) \
-            | (tab(self.t_ring_only_ba) & (flags & 4 > 0)) | (tab(self.t_ringbonds_one) & (flags & 8 > 0))
-        bits = ok * self.OK | unwanted * self.UNWANTED | tab(self.t_multiple) * self.MULTIPLE
-        n_nt, K = self.cand.shape
-        bits = np.broadcast_to(bits, (self.ROOM, self.USED, self.SLOTS, self.FLAGS, n_nt, K))
-        self.rules = np.ascontiguousarray(np.moveaxis(bits.reshape(-1, n_nt, K), 1, 0)).astype(np.uint8)
+        ok = tab(real, False) & (tab(self.t_req) <= room) & (tab(self.t_val, 99) >= used) & (tab(self.t_slots) <= slots)
+        unwanted = (tab(self.t_chain_end, False) & (flags & 1 > 0)) | (tab(self.t_no_ring_ba, False) & (flags & 2 > 0)) \
+            | (tab(self.t_ring_only_ba, False) & (flags & 4 > 0)) | (tab(self.t_ringbonds_one, False) & (flags & 8 > 0))
+        bits = ok * self.ALLOWED | ~(tab(self.t_multiple, False) & cum) * self.PLAIN | ~unwanted * self.WANTED
+        bits = np.broadcast_to(bits, (self.ROOM, self.USED, 2, self.SLOTS, self.FLAGS, n_nt, W))
+        self.n_keys = self.ROOM * self.USED * 2 * self.SLOTS * self.FLAGS
+        self.w_rules = _rows(np.moveaxis(bits.reshape(-1, n_nt, W), 1, 0).reshape(-1, W).astype(np.uint8))
+        # The atom part of the key, from the packed atom state.
+        F = self.FIELD
+        st = np.arange(1 << 4 * F)
+        a_used, a_val, a_mult, a_single = (st >> F * np.arange(4)[:, None]) & ((1 << F) - 1)
+        a_room = np.where(a_val > 0, a_val, 6) - a_used
+        self.atom_key = ((((np.clip(a_room, -1, self.ROOM - 2) + 1) * self.USED + np.minimum(a_used, self.USED - 1)) * 2
+                          + ((a_mult > 0) & (a_single > 0))) * self.SLOTS * self.FLAGS)
+        # budget[top, left, left - 3 open], both clipped to where the comparisons can differ.
+        pms = window(self.t_pms, 10 ** 6)
+        self.b_lo, b_hi = int(self.t_pms[real].min()) - 1, int(self.t_pms[real].max())
+        steps = np.arange(self.b_lo, b_hi + 1)
+        self.b_n = len(steps)
+        budget = ((pms[:, None, None] <= steps[None, :, None, None]) * self.ALLOWED | self.PLAIN
+                  | (pms[:, None, None] <= steps[None, None, :, None]) * self.WANTED)
+        self.w_budget = _rows(budget.reshape(-1, W).astype(np.uint8))
+        # Ring labels: the window column of each digit candidate -> its label.
+        self.digit = self.nt["digit"]
+        if np.any((self.label > 0) & (self.g.lhs != self.digit)):
+            raise ValueError(f"grammar {self.g.name}: ring labels outside `digit` productions")
+        self.w_label = window(self.t_label, 0)[self.digit]
+        # Per production: the packed change to its atom's state, and its pushed nonterminals.
+        self.atom_delta = (self.extra + np.maximum(self.order - 1, 0) + (self.valence << F)
+                           + ((self.order >= 2) << 2 * F) + (self.no_cumulated.astype(np.int64) << 3 * F))
+        self.sym_bits = int(len(self.g.nonterminals)).bit_length()
+        self.push_rows = _rows(self.push)
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
@@ -194,132 +284,162 @@ class MaskedDecoder:
         """Production indices (batch, steps) chosen under the masks, and for each molecule
         the steps of ring-bond digits still open at the end (to drop).
 
-        Works in a compact space: at each step a molecule has at most K candidates (the
-        usable productions of its top nonterminal), so every mask is (batch, K)."""
-        logits = np.asarray(logits)
+        Per molecule the state is a few rows (stack, atoms, ring labels), read and written
+        by flat index; every per-candidate test is a lookup of one W-byte row. Molecules
+        whose derivation has ended are dropped from the state as they accumulate."""
+        logits = np.ascontiguousarray(logits)
         B, T, P = logits.shape
-        flat = np.ascontiguousarray(logits).reshape(-1)  # gathered by flat index, no transposed copy
-        row_base = (np.arange(B) * (T * P))[:, None]
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
+        out = np.full((B, T), self.g.pad, dtype=np.int64)
+        dropped: list[list[int]] = [[] for _ in range(B)]
+        if B == 0:
+            return out, dropped
+        W, size = self.W, logits.itemsize
+        flat = logits.reshape(-1)
+        windows = np.ndarray((flat.size - W + 1,), dtype=f"V{W * size}", buffer=flat, strides=(size,))
         rng = None if greedy else np.random.default_rng(seed)
         inv_temp = 1.0 / max(temperature, 1e-6)
-        nt = self.nt
-        NT_CHAIN = nt["chain"]
-        rows = np.arange(B)
-        rows_k = rows[:, None]
-        D = 2 * T + 2 + self.max_push
-        sym = np.full((B, D), -1, dtype=np.int64)
-        own = np.full((B, D), -1, dtype=np.int64)
-        sym[:, 0] = nt[self.g.start.symbol()]
-        sp = np.ones(B, dtype=np.int64)
-        cost = np.full(B, self.min_steps[sym[0, 0]], dtype=np.int64)
-        producers = np.zeros(B, dtype=np.int64)
-        n_atoms = np.zeros(B, dtype=np.int64)
-        val = np.zeros((B, T + 2), dtype=np.int64)
-        used = np.zeros((B, T + 2), dtype=np.int64)
-        parent = np.full((B, T + 2), -1, dtype=np.int64)
-        pending = np.ones(B, dtype=np.int64)
-        multiple = np.zeros((B, T + 2), dtype=np.int64)  # double or triple bonds per atom
-        single_only = np.zeros((B, T + 2), dtype=bool)  # atoms of NO_CUMULATED elements
-        opener = np.full((B, N_LABELS + 1), -1, dtype=np.int64)  # label -> opening atom
-        open_step = np.full((B, N_LABELS + 1), -1, dtype=np.int64)
-        ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures `blocked` is for
-        blocked = np.zeros((B, N_LABELS + 1), dtype=bool)  # labels whose opener it is bonded to
-        out = np.full((B, T), self.g.pad, dtype=np.int64)
+        NT_CHAIN, NT_DIGIT, NOTHING = self.nt["chain"], self.digit, self.NOTHING
+        SB, SMASK = self.sym_bits, (1 << self.sym_bits) - 1
         min_steps, is_producer = self.min_steps, self.is_producer
+        lo, hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
+        D, A, L = 2 * T + 2 + self.max_push, T + 2, 16  # stack depth, atoms, ring labels 1..9 of 16
+        start = self.nt[self.g.start.symbol()]
+        # State, one row per molecule not yet finished; `orig` is its row in the batch.
+        orig = np.arange(B)
+        stack = np.zeros((B, D), dtype=np.int32)  # symbol | (owning atom + 1) << SB
+        stack[:, 0] = start
+        atom = np.zeros((B, A), dtype=np.int32)  # packed fields, see FIELD
+        parent = np.full((B, A), -1, dtype=np.int32)
+        opener = np.full((B, L), -1, dtype=np.int32)  # label -> opening atom
+        open_step = np.full((B, L), -1, dtype=np.int32)
+        blocked = np.zeros((B, L), dtype=bool)  # labels whose opener `ring_atom` is bonded to
+        sp, pending = np.ones(B, dtype=np.int64), np.ones(B, dtype=np.int64)
+        cost = np.full(B, self.min_steps[start], dtype=np.int64)
+        producers, n_atoms, n_open = (np.zeros(B, dtype=np.int64) for _ in range(3))
+        ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures `blocked` is for
+
+        def harvest(r):  # rings still open in molecules r: their digits are dropped
+            for i, j in zip(*np.nonzero(opener[r] >= 0)):
+                dropped[orig[r[i]]].append(int(open_step[r[i], j]))
+
+        def ring_state(r, a, parent_a):  # for molecules r: labels open, opened here, closable here
+            op, ar = _gather(_rows(opener), r, L, opener.dtype), a[r][:, None]
+            is_open, here = op >= 0, op == ar
+            closable = is_open & ~here & (op != parent_a[r][:, None]) \
+                & ~(_gather(_rows(blocked), r, L, bool) & (ring_atom[r][:, None] == ar))
+            return is_open, here, closable
+
+        n = 0
         for t in range(T):
             empty = sp == 0
-            if empty.all():  # every derivation has ended: the rest stays padding
+            n_done = int(np.count_nonzero(empty))
+            if n_done == len(sp):  # every derivation has ended: the rest stays padding
                 break
+            if n != len(sp) or n_done >= max(self.COMPACT, len(sp) // 4):
+                if n_done:  # drop the finished molecules
+                    r = np.flatnonzero(empty)
+                    harvest(r)
+                    k = np.flatnonzero(~empty)
+                    orig, stack, atom, parent, opener, open_step, blocked, sp, pending, cost, producers, \
+                        n_atoms, n_open, ring_atom = (x[k] for x in (
+                            orig, stack, atom, parent, opener, open_step, blocked, sp, pending, cost, producers,
+                            n_atoms, n_open, ring_atom))
+                    empty = sp == 0
+                n = len(sp)
+                rows = np.arange(n)
+                s_row, a_row, w_row = rows * D, rows * A, orig * (T * P)
+                stack_f, atom_f, parent_f = stack.reshape(-1), atom.reshape(-1), parent.reshape(-1)
             live = ~empty
-            idx = np.maximum(sp - 1, 0)
-            top = np.where(empty, self.NOTHING, sym[rows, idx])
-            a = np.where(empty, -1, own[rows, idx])
-            ai = np.maximum(a, 0)
-            used_a, val_a = used[rows, ai], val[rows, ai]
-            room = np.where(val_a > 0, val_a, 6) - used_a
+            entry = stack_f[s_row + np.maximum(sp - 1, 0)]
+            top = np.where(empty, NOTHING, entry & SMASK)
+            a = np.where(empty, -1, (entry >> SB) - 1)
+            ai = a_row + np.maximum(a, 0)
+            state, parent_a = atom_f[ai], parent_f[ai]
             left = (T - t) - cost + min_steps[top]  # steps the chosen production may need
-            pms = self.t_pms[top]
-            # Ring bonds: labels that may close here, and free labels to open.
-            is_open = opener >= 0
-            closable = is_open & (opener != a[:, None]) & (opener != parent[rows, ai][:, None]) \
-                & ~(blocked & (ring_atom == a)[:, None])
-            closable[:, 0] = False
-            n_open = is_open[:, 1:].sum(1)
+            last = (producers - is_producer[top]) == 0  # no other atom is to come
+            # Ring bonds, for the molecules with rings open: how many may close on this atom,
+            # and whether one was opened on it.
+            n_closable = np.zeros(n, dtype=np.int64)
+            stuck = np.zeros(n, dtype=bool)
+            R = np.flatnonzero(n_open)
+            if len(R):
+                is_open, here, closable = ring_state(R, a, parent_a)
+                n_closable[R] = _count(closable)
+                stuck[R] = _any(is_open & here)
             n_free = N_LABELS - n_open
-            n_closable = closable.sum(1)
-            lab = self.t_label[top]
-            label_code = 2 * closable + (closable | ~is_open & (n_free > 0)[:, None])  # 2: closes, 1: usable
-            label_code[:, 0] = 1
-            label_code = label_code[rows_k, lab]
             # Soft-rule conditions of the molecule (see the module docstring).
-            last = (producers - is_producer[top]) == 0
-            stuck = (is_open & (opener == a[:, None]))[:, 1:].any(1)
             close_here = last & (n_closable > 0)
             flags = (last & stuck) + 2 * close_here + 4 * (last & (n_closable == 0)) + 8 * (close_here & (n_closable > 1))
-            key = ((np.clip(room, -1, self.ROOM - 2) + 1) * self.USED + np.minimum(used_a, self.USED - 1)) * self.SLOTS
-            key = (key + np.minimum(n_closable + n_free, self.SLOTS - 1)) * self.FLAGS + flags
-            rule = self.rules[top, key]
-            allowed = (rule & self.OK > 0) & (pms <= left[:, None]) & (label_code & 1 > 0)
-            # First the chemistry (no cumulated double bonds on C, N, O), then the ring steering.
-            cumulated = (rule & self.MULTIPLE > 0) & ((multiple[rows, ai] > 0) & single_only[rows, ai] & (a >= 0))[:, None]
-            soft = allowed & ~cumulated
-            allowed = np.where(soft.any(1)[:, None], soft, allowed)
-            opening = (lab > 0) & (label_code < 2)
-            unwanted = (rule & self.UNWANTED > 0) | (opening & (last | (n_open >= MAX_OPEN))[:, None]) \
-                | (pms + 3 * n_open[:, None] > left[:, None])
-            soft = allowed & ~unwanted
-            allowed = np.where(soft.any(1)[:, None], soft, allowed)
-            # Choose.
-            score = flat[(row_base + t * P) + self.cand_real[top]]
+            key = self.atom_key[state] + np.minimum(n_closable + n_free, self.SLOTS - 1) * self.FLAGS + flags
+            bits = _gather(self.w_rules, top * self.n_keys + key, W)
+            bits &= _gather(self.w_budget, (top * nb + np.minimum(np.maximum(left, lo), hi) - lo) * nb
+                            + np.minimum(np.maximum(left - 3 * n_open, lo), hi) - lo, W)
+            # Ring labels, for digit tops: usable if closable or free; wanted unless opening
+            # a ring where none should open.
+            Dg = np.flatnonzero(top == NT_DIGIT)
+            if len(Dg):
+                is_open, _, closable = ring_state(Dg, a, parent_a)
+                label = (closable | ~is_open & (n_free[Dg] > 0)[:, None]) * self.ALLOWED | self.PLAIN \
+                    | (closable | ~(last[Dg] | (n_open[Dg] >= MAX_OPEN))[:, None]) * self.WANTED
+                bits[Dg] &= label.astype(np.uint8)[:, self.w_label]
+            # Allowed, then plain if any, then wanted if any.
+            keep = bits >= self.ALLOWED
+            plain = bits >= self.ALLOWED | self.PLAIN
+            keep = plain | keep & ~_any(plain)[:, None]
+            wanted = keep & (bits & self.WANTED).view(bool)
+            keep = wanted | keep & ~_any(wanted)[:, None]
+            # Choose. (Where nothing is allowed, which never happens to a molecule not yet
+            # finished, the fill takes the first candidate.)
+            score = _gather(windows, w_row + t * P + self.w_start[top], W, logits.dtype)
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
-            k = np.where(allowed, score, NEG).argmax(1)
-            p = self.cand[top, k]
-            out[:, t] = p
+            k = np.where(keep, score, _gather(self.w_fill_rows, top, W, np.float32)).argmax(1)
+            p = self.w_start[top] + k
+            out[orig, t] = p
             # A new atom for each chain expanded; its incoming bond is the pending order.
             new = live & (top == NT_CHAIN)
             aid = np.where(new, n_atoms, a)
-            parent[rows, n_atoms] = np.where(new, a, parent[rows, n_atoms])
-            used[rows, n_atoms] = np.where(new, np.where(a >= 0, pending, 0), used[rows, n_atoms])
-            multiple[rows, n_atoms] = np.where(new, (a >= 0) & (pending >= 2), multiple[rows, n_atoms])
+            ni = a_row + n_atoms  # the next atom's slot, unused so far
+            parent_f[ni] = np.where(new, a, -1)
+            bonded = new & (a >= 0)
+            atom_f[ni] = bonded * (pending + ((pending >= 2) << 2 * self.FIELD))
             pending = np.where(new, 1, pending)
             n_atoms += new
             # Pop the top, push the right-hand side's nonterminals (leftmost ends on top).
             sp = sp - live
-            push = self.x_push[p]
+            owner = (aid + 1) << SB
+            push = _gather(self.push_rows, p, self.max_push, self.push.dtype)
             for j in range(self.max_push):
-                sym[rows, sp + j] = push[:, j]
-                own[rows, sp + j] = aid
+                stack_f[s_row + sp + j] = push[:, j] + owner
             sp = sp + self.n_push[p] * live
-            cost = cost - np.where(live, min_steps[top] - self.pms[np.minimum(p, P - 1)] + 1, 0)
+            cost = cost - live * (min_steps[top] - self.pms[p] + 1)
             producers += live * (self.push_producers[p] - is_producer[top])
-            # Valence committed, bond orders, elements.
-            bi = np.maximum(aid, 0)
-            used[rows, bi] += live * (self.extra[p] + np.maximum(self.order[p] - 1, 0))
-            pending = np.where(self.order[p] > 0, self.order[p], pending)
-            multiple[rows, bi] += live & (self.order[p] >= 2)
-            val[rows, bi] = np.where(self.valence[p] > 0, self.valence[p], val[rows, bi])
-            single_only[rows, bi] |= self.no_cumulated[p]
+            # Valence committed, bond orders, elements: one packed addition.
+            atom_f[a_row + np.maximum(aid, 0)] += live * self.atom_delta[p]
+            order = self.order[p]
+            pending = np.where(order > 0, order, pending)
             lb = self.label[p]
             ring = live & (lb > 0)
             if ring.any():
-                r, l, at = rows[ring], lb[ring], aid[ring]
+                r, lab, at = rows[ring], lb[ring], aid[ring]
                 fresh = ring_atom[r] != at  # first ring bond of this atom: forget the last atom's
                 blocked[r[fresh]] = False
                 ring_atom[r] = at
-                closing = opener[r, l] >= 0
-                rc, lc = r[closing], l[closing]
+                closing = opener[r, lab] >= 0
+                rc, lc = r[closing], lab[closing]
                 # Other open rings from the same opener may not close onto this atom too.
                 blocked[rc] |= opener[rc] == opener[rc, lc][:, None]
                 opener[rc, lc] = -1
                 open_step[rc, lc] = -1
-                ro, lo = r[~closing], l[~closing]
-                opener[ro, lo] = at[~closing]
-                open_step[ro, lo] = t
-        dropped = [sorted(open_step[b, 1:][opener[b, 1:] >= 0].tolist()) for b in range(B)]
-        return out, dropped
+                n_open[rc] -= 1
+                ro, lo_ = r[~closing], lab[~closing]
+                opener[ro, lo_] = at[~closing]
+                open_step[ro, lo_] = t
+                n_open[ro] += 1
+        harvest(np.arange(len(sp)))
+        return out, [sorted(d) for d in dropped]
 
     def to_smiles(self, ids: np.ndarray, drop: list[list[int]]) -> list[str | None]:
         """Canonical SMILES of each derivation, with the listed ring-digit steps removed."""
