@@ -276,7 +276,26 @@ class MaskedDecoder:
         self.atom_delta = (self.extra + np.maximum(self.order - 1, 0) + (self.valence << F)
                            + ((self.order >= 2) << 2 * F) + (self.no_cumulated.astype(np.int64) << 3 * F))
         self.sym_bits = int(len(self.g.nonterminals)).bit_length()
-        self.push_rows = _rows(self.push)
+        # What choosing production p does, one row per production (gathered in one step):
+        # its pushed nonterminals, how many, the change to the step budget and to the count
+        # of symbols still to produce an atom (relative to its left-hand side), its atom's
+        # state change, bond order and ring label.
+        lhs = self.g.lhs
+        self.PUSH, self.N_PUSH, self.D_COST, self.D_PRODUCERS, self.DELTA, self.ORDER, self.LABEL = \
+            0, self.max_push, self.max_push + 1, self.max_push + 2, self.max_push + 3, self.max_push + 4, self.max_push + 5
+        self.effect = np.column_stack([
+            self.push, self.n_push, self.min_steps[lhs] - self.pms + 1, self.push_producers - self.is_producer[lhs],
+            self.atom_delta, self.order, self.label]).astype(np.int64)
+        self.effect_rows = _rows(self.effect)
+        # Per top symbol: steps its expansion needs at least, produces an atom, window start.
+        self.per_top = np.column_stack([self.min_steps, self.is_producer, self.w_start]).astype(np.int64)
+        self.per_top_rows = _rows(self.per_top)
+        # The ring part of the rules key, from (no atom to come, a ring opened on this atom,
+        # rings closable here (0, 1, 2+), free label slots (0, 1, 2+)): free slots * FLAGS + flags.
+        last, stuck, nc, sl = np.meshgrid(*(np.arange(k) for k in (2, 2, 3, self.SLOTS)), indexing="ij")
+        close_here = last & (nc > 0)
+        flags = (last & stuck) + 2 * close_here + 4 * (last & (nc == 0)) + 8 * (close_here & (nc > 1))
+        self.ring_key = (sl * self.FLAGS + flags).reshape(-1)
 
     # ------------------------------------------------------------------ decode
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
@@ -291,6 +310,10 @@ class MaskedDecoder:
         B, T, P = logits.shape
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
+        start = self.nt[self.g.start.symbol()]
+        if T < self.min_steps[start]:
+            raise ValueError(f"logits have {T} steps; the shortest molecule of grammar {self.g.name} "
+                             f"takes {self.min_steps[start]}")
         out = np.full((B, T), self.g.pad, dtype=np.int64)
         dropped: list[list[int]] = [[] for _ in range(B)]
         if B == 0:
@@ -302,33 +325,33 @@ class MaskedDecoder:
         inv_temp = 1.0 / max(temperature, 1e-6)
         NT_CHAIN, NT_DIGIT, NOTHING = self.nt["chain"], self.digit, self.NOTHING
         SB, SMASK = self.sym_bits, (1 << self.sym_bits) - 1
-        min_steps, is_producer = self.min_steps, self.is_producer
         lo, hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
-        D, A, L = 2 * T + 2 + self.max_push, T + 2, 16  # stack depth, atoms, ring labels 1..9 of 16
-        start = self.nt[self.g.start.symbol()]
-        # State, one row per molecule not yet finished; `orig` is its row in the batch.
+        # Stack depth: each symbol on the stack needs a step, and the budget rule keeps them
+        # within the steps left, before a production's pushes. Atoms: at most one a step.
+        D, A, L = T + 2 + self.max_push, T + 2, 16  # ring labels 1..9 of 16
+        # State: stacks and atoms, one row per molecule of the batch, read by flat index; the
+        # rest one row per molecule not yet finished, `orig` being its row in the batch.
         orig = np.arange(B)
-        stack = np.zeros((B, D), dtype=np.int32)  # symbol | (owning atom + 1) << SB
-        stack[:, 0] = start
-        atom = np.zeros((B, A), dtype=np.int32)  # packed fields, see FIELD
-        parent = np.full((B, A), -1, dtype=np.int32)
-        opener = np.full((B, L), -1, dtype=np.int32)  # label -> opening atom
+        stack_f = np.zeros(B * D, dtype=np.int64)  # (B, D): symbol | (owning atom + 1) << SB
+        stack_f[::D] = start
+        atom_f = np.zeros(B * A, dtype=np.int64)  # (B, A): packed fields, see FIELD
+        parent_f = np.full(B * A, -1, dtype=np.int64)
+        opener = np.full((B, L), -1, dtype=np.int64)  # label -> opening atom
         open_step = np.full((B, L), -1, dtype=np.int32)
-        blocked = np.zeros((B, L), dtype=bool)  # labels whose opener `ring_atom` is bonded to
+        blocked = np.full((B, L), -1, dtype=np.int64)  # label -> atom it may not close on (bonded to its opener)
         sp, pending = np.ones(B, dtype=np.int64), np.ones(B, dtype=np.int64)
         cost = np.full(B, self.min_steps[start], dtype=np.int64)
         producers, n_atoms, n_open = (np.zeros(B, dtype=np.int64) for _ in range(3))
-        ring_atom = np.full(B, -1, dtype=np.int64)  # atom whose ring closures `blocked` is for
+        ring_atom = np.full(B, -1, dtype=np.int64)  # the atom `blocked` is for (the last to take a ring bond)
 
         def harvest(r):  # rings still open in molecules r: their digits are dropped
             for i, j in zip(*np.nonzero(opener[r] >= 0)):
                 dropped[orig[r[i]]].append(int(open_step[r[i], j]))
 
         def ring_state(r, a, parent_a):  # for molecules r: labels open, opened here, closable here
-            op, ar = _gather(_rows(opener), r, L, opener.dtype), a[r][:, None]
+            op, ar = _gather(_rows(opener), r, L, np.int64), a[r][:, None]
             is_open, here = op >= 0, op == ar
-            closable = is_open & ~here & (op != parent_a[r][:, None]) \
-                & ~(_gather(_rows(blocked), r, L, bool) & (ring_atom[r][:, None] == ar))
+            closable = is_open & ~here & (op != parent_a[r][:, None]) & (_gather(_rows(blocked), r, L, np.int64) != ar)
             return is_open, here, closable
 
         n = 0
@@ -342,37 +365,35 @@ class MaskedDecoder:
                     r = np.flatnonzero(empty)
                     harvest(r)
                     k = np.flatnonzero(~empty)
-                    orig, stack, atom, parent, opener, open_step, blocked, sp, pending, cost, producers, \
-                        n_atoms, n_open, ring_atom = (x[k] for x in (
-                            orig, stack, atom, parent, opener, open_step, blocked, sp, pending, cost, producers,
-                            n_atoms, n_open, ring_atom))
+                    orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms, n_open, ring_atom = (
+                        x[k] for x in (orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms,
+                                       n_open, ring_atom))
                     empty = sp == 0
                 n = len(sp)
                 rows = np.arange(n)
-                s_row, a_row, w_row = rows * D, rows * A, orig * (T * P)
-                stack_f, atom_f, parent_f = stack.reshape(-1), atom.reshape(-1), parent.reshape(-1)
+                s_row, a_row, w_row = orig * D, orig * A, orig * (T * P)
             live = ~empty
             entry = stack_f[s_row + np.maximum(sp - 1, 0)]
             top = np.where(empty, NOTHING, entry & SMASK)
             a = np.where(empty, -1, (entry >> SB) - 1)
             ai = a_row + np.maximum(a, 0)
             state, parent_a = atom_f[ai], parent_f[ai]
-            left = (T - t) - cost + min_steps[top]  # steps the chosen production may need
-            last = (producers - is_producer[top]) == 0  # no other atom is to come
+            per_top = _gather(self.per_top_rows, top, 3, np.int64)
+            left = (T - t) - cost + per_top[:, 0]  # steps the chosen production may need
+            last = producers == per_top[:, 1]  # no other atom is to come
             # Ring bonds, for the molecules with rings open: how many may close on this atom,
             # and whether one was opened on it.
             n_closable = np.zeros(n, dtype=np.int64)
-            stuck = np.zeros(n, dtype=bool)
+            stuck = np.zeros(n, dtype=np.int64)
             R = np.flatnonzero(n_open)
             if len(R):
                 is_open, here, closable = ring_state(R, a, parent_a)
                 n_closable[R] = _count(closable)
                 stuck[R] = _any(is_open & here)
             n_free = N_LABELS - n_open
-            # Soft-rule conditions of the molecule (see the module docstring).
-            close_here = last & (n_closable > 0)
-            flags = (last & stuck) + 2 * close_here + 4 * (last & (n_closable == 0)) + 8 * (close_here & (n_closable > 1))
-            key = self.atom_key[state] + np.minimum(n_closable + n_free, self.SLOTS - 1) * self.FLAGS + flags
+            ring = (((last * 2 + stuck) * 3 + np.minimum(n_closable, 2)) * self.SLOTS
+                    + np.minimum(n_closable + n_free, self.SLOTS - 1))
+            key = self.atom_key[state] + self.ring_key[ring]
             bits = _gather(self.w_rules, top * self.n_keys + key, W)
             bits &= _gather(self.w_budget, (top * nb + np.minimum(np.maximum(left, lo), hi) - lo) * nb
                             + np.minimum(np.maximum(left - 3 * n_open, lo), hi) - lo, W)
@@ -392,14 +413,18 @@ class MaskedDecoder:
             keep = wanted | keep & ~_any(wanted)[:, None]
             # Choose. (Where nothing is allowed, which never happens to a molecule not yet
             # finished, the fill takes the first candidate.)
-            score = _gather(windows, w_row + t * P + self.w_start[top], W, logits.dtype)
+            w_start = per_top[:, 2]
+            score = _gather(windows, w_row + t * P + w_start, W, logits.dtype)
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
             k = np.where(keep, score, _gather(self.w_fill_rows, top, W, np.float32)).argmax(1)
-            p = self.w_start[top] + k
+            p = w_start + k
             out[orig, t] = p
+            # Its effects. (A finished molecule takes the padding production, which pushes
+            # nothing and changes nothing read again.)
+            effect = _gather(self.effect_rows, p, self.effect.shape[1], np.int64)
             # A new atom for each chain expanded; its incoming bond is the pending order.
-            new = live & (top == NT_CHAIN)
+            new = top == NT_CHAIN
             aid = np.where(new, n_atoms, a)
             ni = a_row + n_atoms  # the next atom's slot, unused so far
             parent_f[ni] = np.where(new, a, -1)
@@ -410,27 +435,27 @@ class MaskedDecoder:
             # Pop the top, push the right-hand side's nonterminals (leftmost ends on top).
             sp = sp - live
             owner = (aid + 1) << SB
-            push = _gather(self.push_rows, p, self.max_push, self.push.dtype)
+            base = s_row + sp
             for j in range(self.max_push):
-                stack_f[s_row + sp + j] = push[:, j] + owner
-            sp = sp + self.n_push[p] * live
-            cost = cost - live * (min_steps[top] - self.pms[p] + 1)
-            producers += live * (self.push_producers[p] - is_producer[top])
+                stack_f[base + j] = effect[:, self.PUSH + j] + owner
+            sp = sp + effect[:, self.N_PUSH]
+            cost = cost - effect[:, self.D_COST]
+            producers += effect[:, self.D_PRODUCERS]
             # Valence committed, bond orders, elements: one packed addition.
-            atom_f[a_row + np.maximum(aid, 0)] += live * self.atom_delta[p]
-            order = self.order[p]
+            atom_f[a_row + np.maximum(aid, 0)] += effect[:, self.DELTA]
+            order = effect[:, self.ORDER]
             pending = np.where(order > 0, order, pending)
-            lb = self.label[p]
-            ring = live & (lb > 0)
+            lb = effect[:, self.LABEL]
+            ring = lb > 0
             if ring.any():
                 r, lab, at = rows[ring], lb[ring], aid[ring]
                 fresh = ring_atom[r] != at  # first ring bond of this atom: forget the last atom's
-                blocked[r[fresh]] = False
+                blocked[r[fresh]] = -1
                 ring_atom[r] = at
                 closing = opener[r, lab] >= 0
                 rc, lc = r[closing], lab[closing]
                 # Other open rings from the same opener may not close onto this atom too.
-                blocked[rc] |= opener[rc] == opener[rc, lc][:, None]
+                blocked[rc] = np.where(opener[rc] == opener[rc, lc][:, None], at[closing][:, None], blocked[rc])
                 opener[rc, lc] = -1
                 open_step[rc, lc] = -1
                 n_open[rc] -= 1

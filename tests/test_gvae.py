@@ -208,11 +208,20 @@ def test_vectorised_decoder_equals_the_per_molecule_reference(grammar):
 
     dec = MaskedDecoder(grammar)
     rng = np.random.default_rng(5)
-    for scale, steps in [(1.0, 160), (4.0, 60)]:  # short budgets exercise the finishing rules
+    for scale, steps in [(1.0, 160), (4.0, 60), (2.0, 8)]:  # short budgets exercise the finishing rules
         logits = rng.normal(scale=scale, size=(150, steps, grammar.n_productions)).astype("float32")
         expected = scalar_decode(dec, logits)
-        assert (expected[:, -1] == grammar.pad).sum() >= 64  # enough finish early to be dropped from the state
+        if steps > 8:
+            assert (expected[:, -1] == grammar.pad).sum() >= 64  # enough finish early to be dropped from the state
         for compact in (MaskedDecoder.COMPACT, 1):  # finished molecules dropped rarely, or at most steps
             dec.COMPACT = compact
             ids, _ = dec.decode_ids(logits)
             np.testing.assert_array_equal(ids, expected)
+
+
+def test_decoding_fewer_steps_than_the_shortest_molecule_is_an_error(grammar):
+    dec = MaskedDecoder(grammar)
+    shortest = int(dec.min_steps[grammar.nt_index[grammar.start.symbol()]])
+    with pytest.raises(ValueError, match=f"logits have {shortest - 1} steps; the shortest molecule .* takes {shortest}"):
+        dec.decode_ids(np.zeros((2, shortest - 1, grammar.n_productions), dtype="float32"))
+    assert len(dec.decode(np.zeros((2, shortest, grammar.n_productions), dtype="float32"))) == 2
