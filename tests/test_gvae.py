@@ -225,3 +225,11 @@ def test_decoding_fewer_steps_than_the_shortest_molecule_is_an_error(grammar):
     with pytest.raises(ValueError, match=f"logits have {shortest - 1} steps; the shortest molecule .* takes {shortest}"):
         dec.decode_ids(np.zeros((2, shortest - 1, grammar.n_productions), dtype="float32"))
     assert len(dec.decode(np.zeros((2, shortest, grammar.n_productions), dtype="float32"))) == 2
+
+
+def test_the_same_seed_builds_the_same_untrained_model():
+    a, b, c = (GrammarVAE(preset="tiny", seed=s) for s in (5, 5, 6))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert not all(np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
+    assert a.sample(20, seed=0) == b.sample(20, seed=0)

@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from vae_core import (VAE, Bernoulli, Categorical, Gaussian, Sampling, gaussian_kl, gaussian_kl_mc,
-                      mlp_decoder, mlp_encoder)
+from vae_core import (VAE, Bernoulli, Categorical, Gaussian, GaussianHead, Sampling, gaussian_kl, gaussian_kl_mc,
+                      gru_decoder, mlp_decoder, mlp_encoder)
 
 
 def test_analytic_kl_matches_numpy_monte_carlo():
@@ -42,6 +42,21 @@ def test_sampling_moments_shapes_and_seed():
     assert keras.ops.convert_to_numpy(Sampling(n_samples=4, seed=0)([mean, log_var])).shape == (4, 1000, 2)
     again = keras.ops.convert_to_numpy(Sampling(seed=3)([mean, log_var]))
     np.testing.assert_array_equal(z, again)
+
+
+def test_blocks_built_with_a_seed_have_the_same_initial_weights():
+    def weights(seed):
+        enc = mlp_encoder((12,), [16], 2, seed=seed)
+        dec = gru_decoder(2, 5, 3, units=(4,), seed=seed)
+        return enc.get_weights() + dec.get_weights()
+
+    a, b, c = weights(1), weights(1), weights(2)
+    for wa, wb in zip(a, b):
+        np.testing.assert_array_equal(wa, wb)
+    drawn = [i for i, w in enumerate(a) if w.std() > 0]  # kernels; biases start at zero
+    assert len(drawn) == 7 and all(not np.array_equal(a[i], c[i]) for i in drawn)
+    head = GaussianHead(3, seed=4)
+    assert GaussianHead.from_config(head.get_config()).seed == 4
 
 
 def test_likelihoods_match_numpy():

@@ -1,10 +1,12 @@
 """Encoder and decoder building blocks: small functional Keras models.
 
 Encoders map x to ``(mean, log_var)``; decoders map z to the parameters of p(x|z)
-(logits or a mean), to pair with a log-likelihood from `vae_core.likelihoods`.
+(logits or a mean), to pair with a log-likelihood from `vae_core.likelihoods`. With a
+`seed`, a block's initial weights are the same every time it is built; without one they
+come from Keras's global seed (`keras.utils.set_random_seed`).
 
     >>> enc = conv1d_encoder(277, 76, filters=(9, 9, 10), kernels=(9, 9, 11), dense=435, latent_dim=56)
-    >>> dec = gru_decoder(56, 277, 76, units=(501, 501, 501))
+    >>> dec = gru_decoder(56, 277, 76, units=(501, 501, 501), seed=0)
 """
 
 from __future__ import annotations
@@ -15,18 +17,35 @@ import keras
 from keras import layers
 
 
+def _initializers(seed: int | None, layer: int, recurrent: bool = False) -> dict:
+    """Layer keyword arguments: kernel (and recurrent) initializers seeded from the block's
+    seed and the layer's index in it; none (Keras's defaults) when seed is None."""
+    if seed is None:
+        return {}
+    s = int(seed) * 1000 + 2 * layer
+    out = {"kernel_initializer": keras.initializers.GlorotUniform(seed=s)}
+    if recurrent:
+        out["recurrent_initializer"] = keras.initializers.Orthogonal(seed=s + 1)
+    return out
+
+
+def _head_seed(seed: int | None) -> int | None:
+    return None if seed is None else int(seed) * 1000 + 999
+
+
 @keras.saving.register_keras_serializable(package="vae_core")
 class GaussianHead(layers.Layer):
     """Two dense maps from features to the mean and log-variance of a diagonal Gaussian.
 
-        >>> mean, log_var = GaussianHead(56)(features)
+        >>> mean, log_var = GaussianHead(56, seed=0)(features)
     """
 
-    def __init__(self, latent_dim: int, **kwargs):
+    def __init__(self, latent_dim: int, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
-        self.mean = layers.Dense(self.latent_dim, name="mean")
-        self.log_var = layers.Dense(self.latent_dim, name="log_var")
+        self.seed = seed
+        self.mean = layers.Dense(self.latent_dim, name="mean", **_initializers(seed, 0))
+        self.log_var = layers.Dense(self.latent_dim, name="log_var", **_initializers(seed, 1))
 
     def build(self, input_shape):
         self.mean.build(input_shape)
@@ -40,54 +59,55 @@ class GaussianHead(layers.Layer):
         return out, out
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim}
+        return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed}
 
 
 def mlp_encoder(input_shape: Sequence[int], hidden: Sequence[int], latent_dim: int,
-                activation: str = "relu", name: str = "encoder") -> keras.Model:
+                activation: str = "relu", name: str = "encoder", seed: int | None = None) -> keras.Model:
     """Flatten, dense layers, Gaussian head."""
     x = keras.Input(shape=tuple(input_shape))
     h = layers.Flatten()(x)
     for i, units in enumerate(hidden):
-        h = layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
-    mean, log_var = GaussianHead(latent_dim, name="gaussian")(h)
+        h = layers.Dense(units, activation=activation, name=f"dense_{i}", **_initializers(seed, i))(h)
+    mean, log_var = GaussianHead(latent_dim, name="gaussian", seed=_head_seed(seed))(h)
     return keras.Model(x, [mean, log_var], name=name)
 
 
 def mlp_decoder(latent_dim: int, hidden: Sequence[int], output_shape: Sequence[int],
-                activation: str = "relu", name: str = "decoder") -> keras.Model:
+                activation: str = "relu", name: str = "decoder", seed: int | None = None) -> keras.Model:
     """Dense layers to the output's size, reshaped (outputs are logits or means)."""
     z = keras.Input(shape=(latent_dim,))
     h = z
     for i, units in enumerate(hidden):
-        h = layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
+        h = layers.Dense(units, activation=activation, name=f"dense_{i}", **_initializers(seed, i))(h)
     size = 1
     for s in output_shape:
         size *= s
-    out = layers.Reshape(tuple(output_shape))(layers.Dense(size, name="out")(h))
+    out = layers.Dense(size, name="out", **_initializers(seed, len(hidden)))(h)
+    out = layers.Reshape(tuple(output_shape))(out)
     return keras.Model(z, out, name=name)
 
 
 def conv1d_encoder(steps: int, channels: int, filters: Sequence[int], kernels: Sequence[int],
-                   dense: int, latent_dim: int, name: str = "encoder") -> keras.Model:
+                   dense: int, latent_dim: int, name: str = "encoder", seed: int | None = None) -> keras.Model:
     """1-D convolutions over a sequence of one-hot vectors, a dense layer, Gaussian head."""
     x = keras.Input(shape=(steps, channels))
     h = x
     for i, (f, k) in enumerate(zip(filters, kernels)):
-        h = layers.Conv1D(f, k, activation="relu", name=f"conv_{i}")(h)
+        h = layers.Conv1D(f, k, activation="relu", name=f"conv_{i}", **_initializers(seed, i))(h)
     h = layers.Flatten()(h)
-    h = layers.Dense(dense, activation="relu", name="dense")(h)
-    mean, log_var = GaussianHead(latent_dim, name="gaussian")(h)
+    h = layers.Dense(dense, activation="relu", name="dense", **_initializers(seed, len(filters)))(h)
+    mean, log_var = GaussianHead(latent_dim, name="gaussian", seed=_head_seed(seed))(h)
     return keras.Model(x, [mean, log_var], name=name)
 
 
 def gru_decoder(latent_dim: int, steps: int, n_outputs: int, units: Sequence[int],
-                dense: int | None = None, name: str = "decoder") -> keras.Model:
+                dense: int | None = None, name: str = "decoder", seed: int | None = None) -> keras.Model:
     """z -> (dense) -> repeated over `steps` -> GRU stack -> per-step logits (steps, n_outputs)."""
     z = keras.Input(shape=(latent_dim,))
-    h = layers.Dense(dense or latent_dim, activation="relu", name="dense")(z)
+    h = layers.Dense(dense or latent_dim, activation="relu", name="dense", **_initializers(seed, 0))(z)
     h = layers.RepeatVector(steps)(h)
     for i, u in enumerate(units):
-        h = layers.GRU(u, return_sequences=True, name=f"gru_{i}")(h)
-    out = layers.TimeDistributed(layers.Dense(n_outputs), name="logits")(h)
+        h = layers.GRU(u, return_sequences=True, name=f"gru_{i}", **_initializers(seed, 1 + i, recurrent=True))(h)
+    out = layers.TimeDistributed(layers.Dense(n_outputs, **_initializers(seed, 1 + len(units))), name="logits")(h)
     return keras.Model(z, out, name=name)

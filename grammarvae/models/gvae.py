@@ -53,7 +53,9 @@ class GrammarVAE(VAE):
     Args:
         preset: "paper", "small" or "tiny"; any field can be overridden by keyword.
         grammar: a grammar name or .cfg path (its text is stored in the saved model).
-        beta, seed: as in `vae_core.VAE`.
+        beta: as in `vae_core.VAE`.
+        seed: seeds the initial weights (the same seed builds the same untrained model) and
+            the training-time sampling layer.
     """
 
     def __init__(self, preset: str = "small", grammar: str = "zinc", grammar_text: str | None = None,
@@ -71,8 +73,9 @@ class GrammarVAE(VAE):
         g = Grammar(text, name=str(grammar))
         P = g.n_productions
         encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
-                                 arch["latent_dim"])
-        decoder = gru_decoder(arch["latent_dim"], arch["max_len"], P, arch["gru"], dense=arch["dense"])
+                                 arch["latent_dim"], seed=seed)
+        decoder = gru_decoder(arch["latent_dim"], arch["max_len"], P, arch["gru"], dense=arch["dense"],
+                              seed=None if seed is None else seed + 1)
         kwargs.pop("encoder", None), kwargs.pop("decoder", None), kwargs.pop("log_likelihood", None)
         kwargs.setdefault("name", "grammar_vae")
         super().__init__(encoder, decoder, log_likelihood=MaskedCategorical.from_grammar(g), beta=beta,
