@@ -286,6 +286,8 @@ class MaskedDecoder:
         self.effect = np.column_stack([
             self.push, self.n_push, self.min_steps[lhs] - self.pms + 1, self.push_producers - self.is_producer[lhs],
             self.atom_delta, self.order, self.label]).astype(np.int64)
+        pad = self.g.pad
+        self.effect[pad, self.PUSH:self.N_PUSH + 1] = [self.NOTHING] + [-1] * (self.max_push - 1) + [1]
         self.effect_rows = _rows(self.effect)
         # Per top symbol: steps its expansion needs at least, produces an atom, window start.
         self.per_top = np.column_stack([self.min_steps, self.is_producer, self.w_start]).astype(np.int64)
@@ -328,18 +330,20 @@ class MaskedDecoder:
         lo, hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
         # Stack depth: each symbol on the stack needs a step, and the budget rule keeps them
         # within the steps left, before a production's pushes. Atoms: at most one a step.
-        D, A, L = T + 2 + self.max_push, T + 2, 16  # ring labels 1..9 of 16
+        D, A, L = T + 3 + self.max_push, T + 2, 16  # ring labels 1..9 of 16
         # State: stacks and atoms, one row per molecule of the batch, read by flat index; the
         # rest one row per molecule not yet finished, `orig` being its row in the batch.
         orig = np.arange(B)
-        stack_f = np.zeros(B * D, dtype=np.int64)  # (B, D): symbol | (owning atom + 1) << SB
-        stack_f[::D] = start
+        # (B, D): symbol | (owning atom + 1) << SB. At the bottom, under the start symbol, the
+        # padding production's `Nothing`, which a finished derivation keeps taking and pushing.
+        stack_f = np.zeros(B * D, dtype=np.int64)
+        stack_f[::D], stack_f[1::D] = NOTHING, start
         atom_f = np.zeros(B * A, dtype=np.int64)  # (B, A): packed fields, see FIELD
         parent_f = np.full(B * A, -1, dtype=np.int64)
         opener = np.full((B, L), -1, dtype=np.int64)  # label -> opening atom
         open_step = np.full((B, L), -1, dtype=np.int32)
         blocked = np.full((B, L), -1, dtype=np.int64)  # label -> atom it may not close on (bonded to its opener)
-        sp, pending = np.ones(B, dtype=np.int64), np.ones(B, dtype=np.int64)
+        sp, pending = np.full(B, 2, dtype=np.int64), np.ones(B, dtype=np.int64)
         cost = np.full(B, self.min_steps[start], dtype=np.int64)
         producers, n_atoms, n_open = (np.zeros(B, dtype=np.int64) for _ in range(3))
         ring_atom = np.full(B, -1, dtype=np.int64)  # the atom `blocked` is for (the last to take a ring bond)
@@ -356,7 +360,7 @@ class MaskedDecoder:
 
         n = 0
         for t in range(T):
-            empty = sp == 0
+            empty = sp == 1
             n_done = int(np.count_nonzero(empty))
             if n_done == len(sp):  # every derivation has ended: the rest stays padding
                 break
@@ -368,24 +372,22 @@ class MaskedDecoder:
                     orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms, n_open, ring_atom = (
                         x[k] for x in (orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms,
                                        n_open, ring_atom))
-                    empty = sp == 0
                 n = len(sp)
                 rows = np.arange(n)
                 s_row, a_row, w_row = orig * D, orig * A, orig * (T * P)
-            live = ~empty
-            entry = stack_f[s_row + np.maximum(sp - 1, 0)]
-            top = np.where(empty, NOTHING, entry & SMASK)
-            a = np.where(empty, -1, (entry >> SB) - 1)
+            entry = stack_f[s_row + sp - 1]
+            top, a = entry & SMASK, (entry >> SB) - 1
             ai = a_row + np.maximum(a, 0)
             state, parent_a = atom_f[ai], parent_f[ai]
             per_top = _gather(self.per_top_rows, top, 3, np.int64)
             left = (T - t) - cost + per_top[:, 0]  # steps the chosen production may need
             last = producers == per_top[:, 1]  # no other atom is to come
-            # Ring bonds, for the molecules with rings open: how many may close on this atom,
-            # and whether one was opened on it.
+            # Ring bonds: how many may close on this atom, and whether one was opened on it.
+            # Only the soft rules for the last atom and the free-slot count of a molecule
+            # with at most one label free read these, so only such molecules compute them.
             n_closable = np.zeros(n, dtype=np.int64)
             stuck = np.zeros(n, dtype=np.int64)
-            R = np.flatnonzero(n_open)
+            R = np.flatnonzero(last & (n_open > 0) | (n_open >= N_LABELS - 1))
             if len(R):
                 is_open, here, closable = ring_state(R, a, parent_a)
                 n_closable[R] = _count(closable)
@@ -404,7 +406,8 @@ class MaskedDecoder:
                 is_open, _, closable = ring_state(Dg, a, parent_a)
                 label = (closable | ~is_open & (n_free[Dg] > 0)[:, None]) * self.ALLOWED | self.PLAIN \
                     | (closable | ~(last[Dg] | (n_open[Dg] >= MAX_OPEN))[:, None]) * self.WANTED
-                bits[Dg] &= label.astype(np.uint8)[:, self.w_label]
+                bit_rows = _rows(bits)
+                bit_rows[Dg] = _rows(_gather(bit_rows, Dg, W) & label.astype(np.uint8)[:, self.w_label])
             # Allowed, then plain if any, then wanted if any.
             keep = bits >= self.ALLOWED
             plain = bits >= self.ALLOWED | self.PLAIN
@@ -417,28 +420,26 @@ class MaskedDecoder:
             score = _gather(windows, w_row + t * P + w_start, W, logits.dtype)
             if rng is not None:
                 score = score * inv_temp + rng.gumbel(size=score.shape)
-            k = np.where(keep, score, _gather(self.w_fill_rows, top, W, np.float32)).argmax(1)
+            k = (score + _gather(self.w_fill_rows, top, W, np.float32) * ~keep).argmax(1)  # kept: + -0.0
             p = w_start + k
             out[orig, t] = p
             # Its effects. (A finished molecule takes the padding production, which pushes
-            # nothing and changes nothing read again.)
+            # `Nothing` back and changes nothing read again.)
             effect = _gather(self.effect_rows, p, self.effect.shape[1], np.int64)
             # A new atom for each chain expanded; its incoming bond is the pending order.
             new = top == NT_CHAIN
             aid = np.where(new, n_atoms, a)
             ni = a_row + n_atoms  # the next atom's slot, unused so far
-            parent_f[ni] = np.where(new, a, -1)
-            bonded = new & (a >= 0)
-            atom_f[ni] = bonded * (pending + ((pending >= 2) << 2 * self.FIELD))
+            parent_f[ni] = a  # (written for every molecule: the slot is only read once it is an atom)
+            atom_f[ni] = (a >= 0) * (pending + ((pending >= 2) << 2 * self.FIELD))
             pending = np.where(new, 1, pending)
             n_atoms += new
             # Pop the top, push the right-hand side's nonterminals (leftmost ends on top).
-            sp = sp - live
             owner = (aid + 1) << SB
-            base = s_row + sp
+            base = s_row + sp - 1
             for j in range(self.max_push):
                 stack_f[base + j] = effect[:, self.PUSH + j] + owner
-            sp = sp + effect[:, self.N_PUSH]
+            sp = base - s_row + effect[:, self.N_PUSH]
             cost = cost - effect[:, self.D_COST]
             producers += effect[:, self.D_PRODUCERS]
             # Valence committed, bond orders, elements: one packed addition.
