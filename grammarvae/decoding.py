@@ -327,9 +327,10 @@ class MaskedDecoder:
         inv_temp = 1.0 / max(temperature, 1e-6)
         NT_CHAIN, NT_DIGIT, NOTHING = self.nt["chain"], self.digit, self.NOTHING
         SB, SMASK = self.sym_bits, (1 << self.sym_bits) - 1
-        lo, hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
+        b_lo, b_hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
         # Stack depth: each symbol on the stack needs a step, and the budget rule keeps them
-        # within the steps left, before a production's pushes. Atoms: at most one a step.
+        # within the steps left; plus the sentinel, the start symbol and a production's
+        # pushes. Atoms: at most one a step.
         D, A, L = T + 3 + self.max_push, T + 2, 16  # ring labels 1..9 of 16
         # State: stacks and atoms, one row per molecule of the batch, read by flat index; the
         # rest one row per molecule not yet finished, `orig` being its row in the batch.
@@ -393,12 +394,12 @@ class MaskedDecoder:
                 n_closable[R] = _count(closable)
                 stuck[R] = _any(is_open & here)
             n_free = N_LABELS - n_open
-            ring = (((last * 2 + stuck) * 3 + np.minimum(n_closable, 2)) * self.SLOTS
-                    + np.minimum(n_closable + n_free, self.SLOTS - 1))
-            key = self.atom_key[state] + self.ring_key[ring]
+            ring_case = (((last * 2 + stuck) * 3 + np.minimum(n_closable, 2)) * self.SLOTS
+                         + np.minimum(n_closable + n_free, self.SLOTS - 1))
+            key = self.atom_key[state] + self.ring_key[ring_case]
             bits = _gather(self.w_rules, top * self.n_keys + key, W)
-            bits &= _gather(self.w_budget, (top * nb + np.minimum(np.maximum(left, lo), hi) - lo) * nb
-                            + np.minimum(np.maximum(left - 3 * n_open, lo), hi) - lo, W)
+            bits &= _gather(self.w_budget, (top * nb + np.minimum(np.maximum(left, b_lo), b_hi) - b_lo) * nb
+                            + np.minimum(np.maximum(left - 3 * n_open, b_lo), b_hi) - b_lo, W)
             # Ring labels, for digit tops: usable if closable or free; wanted unless opening
             # a ring where none should open.
             Dg = np.flatnonzero(top == NT_DIGIT)
@@ -460,9 +461,9 @@ class MaskedDecoder:
                 opener[rc, lc] = -1
                 open_step[rc, lc] = -1
                 n_open[rc] -= 1
-                ro, lo_ = r[~closing], lab[~closing]
-                opener[ro, lo_] = at[~closing]
-                open_step[ro, lo_] = t
+                ro, lo = r[~closing], lab[~closing]
+                opener[ro, lo] = at[~closing]
+                open_step[ro, lo] = t
                 n_open[ro] += 1
         harvest(np.arange(len(sp)))
         return out, [sorted(d) for d in dropped]

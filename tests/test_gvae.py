@@ -217,6 +217,13 @@ def test_vectorised_decoder_equals_the_per_molecule_reference(grammar):
             dec.COMPACT = compact
             ids, _ = dec.decode_ids(logits)
             np.testing.assert_array_equal(ids, expected)
+    # Logits that favour the productions pushing the most symbols: stacks as deep as the
+    # step budget allows (the decoder's stack rows are sized by that bound).
+    logits = rng.normal(size=(100, 100, grammar.n_productions)).astype("float32") + 6.0 * dec.n_push.astype("float32")
+    expected = scalar_decode(dec, logits)
+    depth = np.cumsum([[len(grammar.rhs_nonterminals[p]) - 1 for p in row] for row in expected], axis=1)
+    assert (depth + np.arange(100)).max() >= 95
+    np.testing.assert_array_equal(dec.decode_ids(logits)[0], expected)
 
 
 def test_decoding_fewer_steps_than_the_shortest_molecule_is_an_error(grammar):
