@@ -89,7 +89,7 @@ def main() -> None:
 
     m = GrammarVAE.pretrained() if args.pretrained else GrammarVAE(preset=args.preset, seed=args.seed)
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
-    m.decoder.predict(z[:8], verbose=0)  # warm up
+    m.decoder.predict(z, batch_size=256, verbose=0)  # warm up: trace every batch shape first
     t = time.perf_counter()
     logits = m.decoder.predict(z, batch_size=256, verbose=0)
     t_net = time.perf_counter() - t
