@@ -17,7 +17,8 @@ step picks only among productions that are
 Softer rules, each applied only where it leaves some production allowed: where no other
 atom is to come, steer towards closing open rings (the chain goes on, the last atom takes
 ring bonds, a label closes rather than opens); and give C, N and O at most one double or
-triple bond (no allenes, ketenes or cumulenes: 1 in 30,000 MOSES molecules has one). A ring still open when the steps run out is dropped (its label removed; the opening atom
+triple bond (no allenes, ketenes or cumulenes: 1 in 30,000 MOSES molecules has one).
+A ring still open when the steps run out is dropped (its label removed; the opening atom
 keeps an implicit hydrogen instead), and `last_stats` counts how often that happened.
 
     >>> dec = MaskedDecoder(Grammar.load("zinc"))
