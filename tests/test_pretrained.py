@@ -11,10 +11,10 @@ from grammarvae.data import split_indices
 from grammarvae.metrics import mean_similarity
 
 # Measured on these 50 held-out molecules when the model was bundled (data/MODEL_CARD.md).
-# Exact reconstruction was 0 of 50 (1.8% on 2,000), so the test checks the graded measure:
-# mean Tanimoto similarity of each molecule to its reconstruction, 0.2365 (an untrained model
+# Exact reconstruction is rare (2 of these 50), so the test checks the graded measure:
+# mean Tanimoto similarity of each molecule to its reconstruction, 0.3442 (an untrained model
 # of the same preset: 0.009), less a margin for numerical differences between machines.
-MEASURED_SIMILARITY = 0.2365
+MEASURED_SIMILARITY = 0.3442
 UNTRAINED_SIMILARITY = 0.009
 MARGIN = 0.02
 
