@@ -37,6 +37,8 @@ from grammarvae.grammar import Grammar
 
 # Largest valence of each organic-subset element as RDKit accepts it when neutral.
 MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "S": 6, "P": 5, "F": 1, "Cl": 1, "Br": 1, "I": 1}
+# Room on an atom whose element is not chosen yet: the largest valence any element allows.
+ANY_VALENCE = max(MAX_VALENCE.values())
 BOND_ORDER = {"-": 1, "=": 2, "#": 3}
 N_LABELS = 9  # ring-bond labels 1..9
 MAX_OPEN = 6  # soft limit on rings open at once (MOSES uses up to 5)
@@ -206,7 +208,7 @@ class MaskedDecoder:
     ROOM, USED, SLOTS, FLAGS = 5, 8, 3, 16  # room -1..3, used 0..7, free slots 0..2, 4 flags
     ALLOWED, PLAIN, WANTED = 4, 2, 1
     # A molecule's atoms, each one int of 4-bit fields: bonds used | max valence | multiple
-    # bonds | single_only (an element of NO_CUMULATED). Used never exceeds 6, the largest valence.
+    # bonds | single_only (an element of NO_CUMULATED). Used never exceeds ANY_VALENCE (6).
     FIELD = 4
     COMPACT = 64  # finished molecules are dropped from the state once a quarter of it, and this many
 
@@ -257,7 +259,7 @@ class MaskedDecoder:
         F = self.FIELD
         st = np.arange(1 << 4 * F)
         a_used, a_val, a_mult, a_single = (st >> F * np.arange(4)[:, None]) & ((1 << F) - 1)
-        a_room = np.where(a_val > 0, a_val, 6) - a_used
+        a_room = np.where(a_val > 0, a_val, ANY_VALENCE) - a_used
         self.atom_key = ((((np.clip(a_room, -1, self.ROOM - 2) + 1) * self.USED + np.minimum(a_used, self.USED - 1)) * 2
                           + ((a_mult > 0) & (a_single > 0))) * self.SLOTS * self.FLAGS)
         # budget[top, left, left - 3 open], both clipped to where the comparisons can differ.

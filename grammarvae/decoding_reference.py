@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grammarvae.decoding import MAX_OPEN, N_LABELS, MaskedDecoder
+from grammarvae.decoding import ANY_VALENCE, MAX_OPEN, N_LABELS, MaskedDecoder
 
 
 def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def scalar_decode(e: MaskedDecoder, logits: np.ndarray) -> np.ndarray:
             top, a = stack[-1]
             left = T - t - cost + int(e.min_steps[top])
             ua, va = used.get(a, 0), val.get(a, 0)
-            room = (va if va > 0 else 6) - ua
+            room = (va if va > 0 else ANY_VALENCE) - ua
             closable = {lab for lab, (o, _) in opener.items()
                         if o != a and o != parent.get(a, -1) and not (ring_atom == a and lab in blocked)}
             n_open = len(opener)
