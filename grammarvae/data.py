@@ -139,26 +139,69 @@ def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarra
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
+LENGTH_QUANTUM = 8  # by_length batches are cut to a multiple of this many steps
+BUCKET_BATCHES = 64  # by_length: batches formed together from rows sorted by length
+
+
+def sequence_lengths(X: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    """Steps before the padding of each row (the padding production is the last column's value
+    in a full row; every row ends in it unless it fills all steps)."""
+    pad = int(X[0, -1]) if len(X) else 0
+    out = np.empty(len(X), dtype=np.int32)
+    for i in range(0, len(X), chunk):
+        out[i:i + chunk] = (np.asarray(X[i:i + chunk]) != pad).sum(1)
+    return out
+
+
+def length_batches(index: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                   group: int = BUCKET_BATCHES) -> list[np.ndarray]:
+    """Batches of `index` (rows, shuffled by `rng`) whose members have similar lengths: each
+    group of `group` batches is formed from rows sorted by length, and all batches are then
+    shuffled, so a batch is cut to little more than its own rows' length."""
+    order = rng.permutation(index)
+    out = []
+    for i in range(0, len(order), group * batch_size):
+        chunk = order[i:i + group * batch_size]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        out += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
+    return [out[k] for k in rng.permutation(len(out))]
+
+
 def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuffle: bool = True,
-                 seed: int = 0, index: np.ndarray | None = None):
+                 seed: int = 0, index: np.ndarray | None = None, by_length: bool = False):
     """tf.data over rows of int production sequences (array or memory map), one-hot per batch.
 
     Only the index array and one batch at a time are materialised; each epoch reshuffles
-    with seed + epoch.
+    with seed + epoch. With `by_length` (for models that read any length, such as the
+    autoregressive GrammarVAE), batches group rows of similar length and each is cut to its
+    longest row, rounded up to LENGTH_QUANTUM steps: the steps cut are padding, which the
+    masked loss scores as exactly 0, so the loss is the same and the work far less.
     """
     import tensorflow as tf
 
     idx = np.arange(len(X)) if index is None else np.asarray(index)
     T = X.shape[1]
     epoch = [0]
+    lengths = sequence_lengths(X) if by_length else None
 
     def batches():
-        order = np.random.default_rng(seed + epoch[0]).permutation(idx) if shuffle else idx
+        rng = np.random.default_rng(seed + epoch[0])
         epoch[0] += 1
-        for i in range(0, len(order), batch_size):
-            rows = np.sort(order[i:i + batch_size])  # sorted reads are kinder to a memory map
-            yield np.asarray(X[rows], dtype=np.int32)
+        if by_length:
+            groups = length_batches(idx, lengths, batch_size, rng) if shuffle else [
+                idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+        else:
+            order = rng.permutation(idx) if shuffle else idx
+            groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        for rows in groups:
+            rows = np.sort(rows)  # sorted reads are kinder to a memory map
+            batch = np.asarray(X[rows], dtype=np.int32)
+            if by_length:
+                cut = min(T, -(-max(1, int(lengths[rows].max())) // LENGTH_QUANTUM) * LENGTH_QUANTUM)
+                batch = batch[:, :cut]
+            yield batch
 
-    ds = tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec((None, T), tf.int32))
+    shape = (None, None) if by_length else (None, T)
+    ds = tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec(shape, tf.int32))
     ds = ds.map(lambda b: tf.one_hot(b, n_productions, dtype=tf.float32), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(2)

@@ -303,188 +303,41 @@ class MaskedDecoder:
         self.ring_key = (sl * self.FLAGS + flags).reshape(-1)
 
     # ------------------------------------------------------------------ decode
+    def start(self, n: int, steps: int):
+        """A `DecodeState` of n molecules over at most `steps` productions each."""
+        from grammarvae.decode_state import DecodeState
+
+        return DecodeState(self, n, steps)
+
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                    seed: int | None = 0) -> tuple[np.ndarray, list[list[int]]]:
-        """Production indices (batch, steps) chosen under the masks, and for each molecule
-        the steps of ring-bond digits still open at the end (to drop).
-
-        Per molecule the state is a few rows (stack, atoms, ring labels), read and written
-        by flat index; every per-candidate test is a lookup of one W-byte row. Molecules
-        whose derivation has ended are dropped from the state as they accumulate."""
-        logits = np.ascontiguousarray(logits)
+        """Production indices (batch, steps) chosen under the masks from precomputed logits,
+        and for each molecule the steps of ring-bond digits still open at the end (to drop)."""
+        logits = np.asarray(logits)
         B, T, P = logits.shape
         if P != self.g.n_productions:
             raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
-        start = self.nt[self.g.start.symbol()]
-        if T < self.min_steps[start]:
-            raise ValueError(f"logits have {T} steps; the shortest molecule of grammar {self.g.name} "
-                             f"takes {self.min_steps[start]}")
-        out = np.full((B, T), self.g.pad, dtype=np.int64)
-        dropped: list[list[int]] = [[] for _ in range(B)]
-        if B == 0:
-            return out, dropped
-        W, size = self.W, logits.itemsize
-        flat = logits.reshape(-1)
-        windows = np.ndarray((flat.size - W + 1,), dtype=f"V{W * size}", buffer=flat, strides=(size,))
+        state = self.start(B, T)
         rng = None if greedy else np.random.default_rng(seed)
-        inv_temp = 1.0 / max(temperature, 1e-6)
-        NT_CHAIN, NT_DIGIT, NOTHING = self.nt["chain"], self.digit, self.NOTHING
-        SB, SMASK = self.sym_bits, (1 << self.sym_bits) - 1
-        b_lo, b_hi, nb = self.b_lo, self.b_lo + self.b_n - 1, self.b_n
-        # Stack depth: each symbol on the stack needs a step, and the budget rule keeps them
-        # within the steps left; plus the sentinel, the start symbol and a production's
-        # pushes. Atoms: at most one a step.
-        D, A, L = T + 3 + self.max_push, T + 2, 16  # ring labels 1..9 of 16
-        # State: stacks and atoms, one row per molecule of the batch, read by flat index; the
-        # rest one row per molecule not yet finished, `orig` being its row in the batch.
-        orig = np.arange(B)
-        # (B, D): symbol | (owning atom + 1) << SB. At the bottom, under the start symbol, the
-        # padding production's `Nothing`, which a finished derivation keeps taking and pushing.
-        stack_f = np.zeros(B * D, dtype=np.int64)
-        stack_f[::D], stack_f[1::D] = NOTHING, start
-        atom_f = np.zeros(B * A, dtype=np.int64)  # (B, A): packed fields, see FIELD
-        parent_f = np.full(B * A, -1, dtype=np.int64)
-        opener = np.full((B, L), -1, dtype=np.int64)  # label -> opening atom
-        open_step = np.full((B, L), -1, dtype=np.int32)
-        blocked = np.full((B, L), -1, dtype=np.int64)  # label -> atom it may not close on (bonded to its opener)
-        sp, pending = np.full(B, 2, dtype=np.int64), np.ones(B, dtype=np.int64)
-        cost = np.full(B, self.min_steps[start], dtype=np.int64)
-        producers, n_atoms, n_open = (np.zeros(B, dtype=np.int64) for _ in range(3))
-        ring_atom = np.full(B, -1, dtype=np.int64)  # the atom `blocked` is for (the last to take a ring bond)
-
-        def harvest(r):  # rings still open in molecules r: their digits are dropped
-            for i, j in zip(*np.nonzero(opener[r] >= 0)):
-                dropped[orig[r[i]]].append(int(open_step[r[i], j]))
-
-        def ring_state(r, a, parent_a):  # for molecules r: labels open, opened here, closable here
-            op, ar = _gather(_rows(opener), r, L, np.int64), a[r][:, None]
-            is_open, here = op >= 0, op == ar
-            closable = is_open & ~here & (op != parent_a[r][:, None]) & (_gather(_rows(blocked), r, L, np.int64) != ar)
-            return is_open, here, closable
-
-        n = 0
-        for t in range(T):
-            empty = sp == 1
-            n_done = int(np.count_nonzero(empty))
-            if n_done == len(sp):  # every derivation has ended: the rest stays padding
-                break
-            if n != len(sp) or n_done >= max(self.COMPACT, len(sp) // 4):
-                if n_done:  # drop the finished molecules
-                    r = np.flatnonzero(empty)
-                    harvest(r)
-                    k = np.flatnonzero(~empty)
-                    orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms, n_open, ring_atom = (
-                        x[k] for x in (orig, opener, open_step, blocked, sp, pending, cost, producers, n_atoms,
-                                       n_open, ring_atom))
-                n = len(sp)
-                rows = np.arange(n)
-                s_row, a_row, w_row = orig * D, orig * A, orig * (T * P)
-            entry = stack_f[s_row + sp - 1]
-            top, a = entry & SMASK, (entry >> SB) - 1
-            ai = a_row + np.maximum(a, 0)
-            state, parent_a = atom_f[ai], parent_f[ai]
-            per_top = _gather(self.per_top_rows, top, 3, np.int64)
-            left = (T - t) - cost + per_top[:, 0]  # steps the chosen production may need
-            last = producers == per_top[:, 1]  # no other atom is to come
-            # Ring bonds: how many may close on this atom, and whether one was opened on it.
-            # Only the soft rules for the last atom and the free-slot count of a molecule
-            # with at most one label free read these, so only such molecules compute them.
-            n_closable = np.zeros(n, dtype=np.int64)
-            stuck = np.zeros(n, dtype=np.int64)
-            R = np.flatnonzero(last & (n_open > 0) | (n_open >= N_LABELS - 1))
-            if len(R):
-                is_open, here, closable = ring_state(R, a, parent_a)
-                n_closable[R] = _count(closable)
-                stuck[R] = _any(is_open & here)
-            n_free = N_LABELS - n_open
-            ring_case = (((last * 2 + stuck) * 3 + np.minimum(n_closable, 2)) * self.SLOTS
-                         + np.minimum(n_closable + n_free, self.SLOTS - 1))
-            key = self.atom_key[state] + self.ring_key[ring_case]
-            bits = _gather(self.w_rules, top * self.n_keys + key, W)
-            bits &= _gather(self.w_budget, (top * nb + np.minimum(np.maximum(left, b_lo), b_hi) - b_lo) * nb
-                            + np.minimum(np.maximum(left - 3 * n_open, b_lo), b_hi) - b_lo, W)
-            # Ring labels, for digit tops: usable if closable or free; wanted unless opening
-            # a ring where none should open.
-            Dg = np.flatnonzero(top == NT_DIGIT)
-            if len(Dg):
-                is_open, _, closable = ring_state(Dg, a, parent_a)
-                label = (closable | ~is_open & (n_free[Dg] > 0)[:, None]) * self.ALLOWED | self.PLAIN \
-                    | (closable | ~(last[Dg] | (n_open[Dg] >= MAX_OPEN))[:, None]) * self.WANTED
-                bit_rows = _rows(bits)
-                bit_rows[Dg] = _rows(_gather(bit_rows, Dg, W) & label.astype(np.uint8)[:, self.w_label])
-            # Allowed, then plain if any, then wanted if any.
-            keep = bits >= self.ALLOWED
-            plain = bits >= self.ALLOWED | self.PLAIN
-            keep = plain | keep & ~_any(plain)[:, None]
-            wanted = keep & (bits & self.WANTED).view(bool)
-            keep = wanted | keep & ~_any(wanted)[:, None]
-            # Choose. (Where nothing is allowed, which never happens to a molecule not yet
-            # finished, the fill takes the first candidate.)
-            w_start = per_top[:, 2]
-            score = _gather(windows, w_row + t * P + w_start, W, logits.dtype)
-            if rng is not None:
-                score = score * inv_temp + rng.gumbel(size=score.shape)
-            k = (score + _gather(self.w_fill_rows, top, W, np.float32) * ~keep).argmax(1)  # kept: + -0.0
-            p = w_start + k
-            out[orig, t] = p
-            # Its effects. (A finished molecule takes the padding production, which pushes
-            # `Nothing` back and changes nothing read again.)
-            effect = _gather(self.effect_rows, p, self.effect.shape[1], np.int64)
-            # A new atom for each chain expanded; its incoming bond is the pending order.
-            new = top == NT_CHAIN
-            aid = np.where(new, n_atoms, a)
-            ni = a_row + n_atoms  # the next atom's slot, unused so far
-            parent_f[ni] = a  # (written for every molecule: the slot is only read once it is an atom)
-            atom_f[ni] = (a >= 0) * (pending + ((pending >= 2) << 2 * self.FIELD))
-            pending = np.where(new, 1, pending)
-            n_atoms += new
-            # Pop the top, push the right-hand side's nonterminals (leftmost ends on top).
-            owner = (aid + 1) << SB
-            base = s_row + sp - 1
-            for j in range(self.max_push):
-                stack_f[base + j] = effect[:, self.PUSH + j] + owner
-            sp = base - s_row + effect[:, self.N_PUSH]
-            cost = cost - effect[:, self.D_COST]
-            producers += effect[:, self.D_PRODUCERS]
-            # Valence committed, bond orders, elements: one packed addition.
-            atom_f[a_row + np.maximum(aid, 0)] += effect[:, self.DELTA]
-            order = effect[:, self.ORDER]
-            pending = np.where(order > 0, order, pending)
-            lb = effect[:, self.LABEL]
-            ring = lb > 0
-            if ring.any():
-                r, lab, at = rows[ring], lb[ring], aid[ring]
-                fresh = ring_atom[r] != at  # first ring bond of this atom: forget the last atom's
-                blocked[r[fresh]] = -1
-                ring_atom[r] = at
-                closing = opener[r, lab] >= 0
-                rc, lc = r[closing], lab[closing]
-                # Other open rings from the same opener may not close onto this atom too.
-                blocked[rc] = np.where(opener[rc] == opener[rc, lc][:, None], at[closing][:, None], blocked[rc])
-                opener[rc, lc] = -1
-                open_step[rc, lc] = -1
-                n_open[rc] -= 1
-                ro, lo = r[~closing], lab[~closing]
-                opener[ro, lo] = at[~closing]
-                open_step[ro, lo] = t
-                n_open[ro] += 1
-        harvest(np.arange(len(sp)))
-        return out, [sorted(d) for d in dropped]
+        while not state.all_finished:
+            state.drop_finished(at_least=max(self.COMPACT, len(state) // 4))
+            p = state.choose(logits[state.batch_row, state.t], greedy=greedy, temperature=temperature, rng=rng)
+            state.advance(p)
+        return state.result()
 
     def to_smiles(self, ids: np.ndarray, drop: list[list[int]]) -> list[str | None]:
-        """Canonical SMILES of each derivation, with the listed ring-digit steps removed."""
+        """Canonical SMILES of each derivation, with the listed ring-digit steps removed;
+        `last_stats` counts them."""
         out = []
         for row, steps in zip(np.asarray(ids), drop):
             smi = self.g.unparse(row, skip_steps=set(steps))
             mol = Chem.MolFromSmiles(smi)
             out.append(Chem.MolToSmiles(mol) if mol is not None else None)
+        self.last_stats = DecodeStats(molecules=len(out), dropped_rings=sum(len(d) for d in drop),
+                                      invalid=sum(s is None for s in out))
         return out
 
     def decode(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                seed: int | None = 0) -> list[str | None]:
         """Canonical SMILES for each row of logits (batch, steps, n_productions)."""
-        ids, drop = self.decode_ids(logits, greedy=greedy, temperature=temperature, seed=seed)
-        smiles = self.to_smiles(ids, drop)
-        self.last_stats = DecodeStats(molecules=len(smiles), dropped_rings=sum(len(d) for d in drop),
-                                      invalid=sum(s is None for s in smiles))
-        return smiles
+        return self.to_smiles(*self.decode_ids(logits, greedy=greedy, temperature=temperature, seed=seed))

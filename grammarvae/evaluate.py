@@ -35,9 +35,10 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     right, steps = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
     for i in range(0, len(rows), DECODE_CHUNK):
         chunk, X = rows[i:i + DECODE_CHUNK], res.X[rows[i:i + DECODE_CHUNK]]
-        logits = model.decode_logits(model.encode_ids(X))
-        for j, s in zip(chunk, model.decoder_engine.decode(logits, greedy=True)):
+        z = model.encode_ids(X)
+        for j, s in zip(chunk, model.decode(z, greedy=True)):
             decoded[j] = s
+        logits = model.step_logits(X, z)
         right[i:i + len(chunk)], steps[i:i + len(chunk)] = step_accuracy(logits, X, model.grammar)
         if progress:
             progress(i + len(chunk), len(rows))

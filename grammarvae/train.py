@@ -59,7 +59,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           steps_per_epoch: int | None = None, batch_size: int = 256, val_split: float = 0.01,
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
-          kl_warmup_steps: int = 0, **arch) -> dict:
+          kl_warmup_steps: int = 0, decoder: str = "one-shot", **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches."""
@@ -70,7 +70,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if resume and out.exists() and not backup.exists():
         model = GrammarVAE.load(out)
     else:
-        model = GrammarVAE(preset=preset, seed=seed, beta=beta, **arch)
+        model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, **arch)
     X, ok = prepare(data, out, model.max_len, column)
     split_path = _side(out, ".split.npz")
     if split_path.exists():
@@ -86,10 +86,13 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
     # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
     shuffle_seed = seed + epochs_done if resume else seed
-    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx)
+    by_length = model.autoregressive
+    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx,
+                      by_length=by_length)
     if steps_per_epoch:
         ds = ds.repeat()
-    val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx) if len(val_idx) else None
+    val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx,
+                       by_length=by_length) if len(val_idx) else None
     if val is not None and validation_steps:
         val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
     initial_epoch = 0

@@ -229,7 +229,7 @@ def test_vectorised_decoder_equals_the_per_molecule_reference(grammar):
 def test_decoding_fewer_steps_than_the_shortest_molecule_is_an_error(grammar):
     dec = MaskedDecoder(grammar)
     shortest = int(dec.min_steps[grammar.nt_index[grammar.start.symbol()]])
-    with pytest.raises(ValueError, match=f"logits have {shortest - 1} steps; the shortest molecule .* takes {shortest}"):
+    with pytest.raises(ValueError, match=f"decoding over {shortest - 1} steps; the shortest molecule .* takes {shortest}"):
         dec.decode_ids(np.zeros((2, shortest - 1, grammar.n_productions), dtype="float32"))
     assert len(dec.decode(np.zeros((2, shortest, grammar.n_productions), dtype="float32"))) == 2
 

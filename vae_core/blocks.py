@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 
 def _initializers(seed: int | None, layer: int, recurrent: bool = False) -> dict:
@@ -62,6 +62,32 @@ class GaussianHead(layers.Layer):
         return {**super().get_config(), "latent_dim": self.latent_dim, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="vae_core")
+class PadSequence(layers.Layer):
+    """Pad one-hot sequences (batch, T, channels), T <= `steps`, to `steps` with the one-hot
+    of `token`, so that a fixed-length encoder reads batches cut to their own length.
+
+        >>> PadSequence(160, token=75)(x)      # (batch, 160, channels)
+    """
+
+    def __init__(self, steps: int, token: int, **kwargs):
+        super().__init__(**kwargs)
+        self.steps, self.token = int(steps), int(token)
+
+    def call(self, x):
+        channels = x.shape[-1]
+        x = ops.pad(x, [[0, 0], [0, self.steps - ops.shape(x)[1]], [0, 0]])
+        empty = 1.0 - ops.sum(x, axis=-1, keepdims=True)  # 1 on the padded steps
+        x = x + empty * ops.one_hot(self.token, channels, dtype=x.dtype)
+        return ops.reshape(x, (-1, self.steps, channels))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.steps, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps, "token": self.token}
+
+
 def mlp_encoder(input_shape: Sequence[int], hidden: Sequence[int], latent_dim: int,
                 activation: str = "relu", name: str = "encoder", seed: int | None = None) -> keras.Model:
     """Flatten, dense layers, Gaussian head."""
@@ -89,10 +115,13 @@ def mlp_decoder(latent_dim: int, hidden: Sequence[int], output_shape: Sequence[i
 
 
 def conv1d_encoder(steps: int, channels: int, filters: Sequence[int], kernels: Sequence[int],
-                   dense: int, latent_dim: int, name: str = "encoder", seed: int | None = None) -> keras.Model:
-    """1-D convolutions over a sequence of one-hot vectors, a dense layer, Gaussian head."""
-    x = keras.Input(shape=(steps, channels))
-    h = x
+                   dense: int, latent_dim: int, name: str = "encoder", seed: int | None = None,
+                   pad_token: int | None = None) -> keras.Model:
+    """1-D convolutions over a sequence of one-hot vectors, a dense layer, Gaussian head.
+    With `pad_token`, it reads sequences of any length up to `steps`, padded with that
+    token's one-hot (see `PadSequence`)."""
+    x = keras.Input(shape=(steps if pad_token is None else None, channels))
+    h = x if pad_token is None else PadSequence(steps, pad_token, name="pad")(x)
     for i, (f, k) in enumerate(zip(filters, kernels)):
         h = layers.Conv1D(f, k, activation="relu", name=f"conv_{i}", **_initializers(seed, i))(h)
     h = layers.Flatten()(h)

@@ -25,6 +25,10 @@ from vae_core.sampling import Sampling
 _BACKEND = keras.backend.backend()
 
 
+def _argmax(logits, t):
+    return logits.argmax(-1)
+
+
 def _x_of(data):
     """x from what a dataset yields: x, (x,), (x, y) or (x, y, w)."""
     return data[0] if isinstance(data, (tuple, list)) else data
@@ -147,6 +151,8 @@ class VAE(_Steps, keras.Model):
 
     @property
     def latent_dim(self) -> int:
+        if hasattr(self.decoder, "latent_dim"):
+            return int(self.decoder.latent_dim)
         return int(self.decoder.inputs[0].shape[-1])
 
     # ------------------------------------------------------------------ maths
@@ -155,7 +161,7 @@ class VAE(_Steps, keras.Model):
         (loss, reconstruction loss, KL) with `n_samples` reparameterised samples."""
         mean, log_var = self.encoder(x, training=training)
         if not return_terms:
-            return self.decoder(mean, training=training)
+            return self._decode(mean, x, training)
         L = self.n_samples
         z = self.sampler([mean, log_var], n_samples=L)
         rec = -self._log_likelihood(x, z, training)  # (L, batch)
@@ -167,12 +173,23 @@ class VAE(_Steps, keras.Model):
     def _log_likelihood(self, x, z, training=None):
         """log p(x|z) for z of shape (batch, d) or (L, batch, d); returns (L, batch)."""
         if len(z.shape) == 2:
-            return self.log_likelihood(x, self.decoder(z, training=training))[None]
+            return self.log_likelihood(x, self._decode(z, x, training))[None]
         L = int(z.shape[0])  # the sample count is always static
         flat = ops.reshape(z, (-1, z.shape[-1]))
         xs = ops.concatenate([x] * L, axis=0)  # row l * batch + b, as in `flat`
-        ll = self.log_likelihood(xs, self.decoder(flat, training=training))
+        ll = self.log_likelihood(xs, self._decode(flat, xs, training))
         return ops.reshape(ll, (L, -1))
+
+    @property
+    def autoregressive(self) -> bool:
+        """Whether the decoder reads the targets (teacher forcing) as well as z."""
+        return bool(getattr(self.decoder, "autoregressive", False))
+
+    def _decode(self, z, x, training=None):
+        """Decoder output at z for targets x (read only by an autoregressive decoder)."""
+        if self.autoregressive:
+            return self.decoder(z, x, training=training)
+        return self.decoder(z, training=training)
 
     def _record(self, total, rec, kl):
         self.loss_tracker.update_state(total)
@@ -187,8 +204,17 @@ class VAE(_Steps, keras.Model):
         return (mean, log_var) if return_log_var else mean
 
     def decode(self, z, batch_size: int = 256):
-        """Decoder outputs (logits or means) at latent points z, as numpy."""
-        return self.decoder.predict(np.asarray(z, dtype="float32"), batch_size=batch_size, verbose=0)
+        """Decoder outputs (logits or means) at latent points z, as numpy. An autoregressive
+        decoder is stepped greedily (each step fed its most likely output): the logits along
+        that path."""
+        z = np.asarray(z, dtype="float32")
+        if self.autoregressive:
+            from vae_core.autoregressive import generate
+
+            return np.concatenate([generate(self.decoder, z[i:i + batch_size], _argmax)[1]
+                                   for i in range(0, len(z), batch_size)]) if len(z) else np.zeros(
+                (0, self.decoder.steps, self.decoder.n_outputs), dtype="float32")
+        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
 
     def sample(self, n: int, seed: int = 0, batch_size: int = 256):
         """Decoder outputs at n draws from the prior N(0, I); same seed, same draws."""

@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="training SMILES (.smi/.txt or .csv, gzip ok)")
     p.add_argument("-o", "--output", required=True, help="model file (.keras)")
     p.add_argument("--preset", default="small", choices=["small", "paper", "tiny"])
+    p.add_argument("--decoder", default="one-shot", choices=["one-shot", "autoregressive"],
+                   help="one-shot (the paper's, sees z only) or autoregressive (also sees the "
+                        "productions chosen so far); default: one-shot")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
     p.add_argument("--batch-size", type=int, default=256)
@@ -291,7 +294,7 @@ def cmd_train(args) -> int:
     hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
                  steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
                  learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
-                 beta=args.beta, kl_warmup_steps=args.kl_warmup)
+                 beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder)
     last = {k: round(float(v[-1]), 4) for k, v in hist.items() if v}
     print(f"saved {args.output}; last epoch: {json.dumps(last)}", file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ from grammarvae.decoding import MaskedDecoder
 from grammarvae.errors import GrammarError
 from grammarvae.grammar import Grammar
 from grammarvae.models.masked import MaskedCategorical
-from vae_core import VAE, conv1d_encoder, gru_decoder
+from vae_core import VAE, AutoregressiveGRUDecoder, conv1d_encoder, gru_decoder
 
 PRESETS = {
     # The network of the Grammar VAE paper.
@@ -41,6 +41,7 @@ PRESETS = {
     # For tests: seconds, not minutes.
     "tiny": dict(max_len=160, latent_dim=8, filters=(4, 4), kernels=(5, 5), dense=32, gru=(24,)),
 }
+DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its own earlier choices too
 PRETRAINED = "grammarvae_moses.keras"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
 
@@ -56,15 +57,20 @@ class GrammarVAE(VAE):
         beta: as in `vae_core.VAE`.
         seed: seeds the initial weights (the same seed builds the same untrained model) and
             the training-time sampling layer.
+        decoder: "one-shot" (the paper's: a GRU that sees z repeated over the steps) or
+            "autoregressive" (a GRU fed z and the production chosen at the previous step:
+            teacher forcing in training, its own choices when decoding).
     """
 
     def __init__(self, preset: str = "small", grammar: str = "zinc", grammar_text: str | None = None,
                  max_len: int | None = None, latent_dim: int | None = None,
                  filters: Sequence[int] | None = None, kernels: Sequence[int] | None = None,
                  dense: int | None = None, gru: Sequence[int] | None = None,
-                 beta: float = 1.0, seed: int | None = None, **kwargs):
+                 beta: float = 1.0, seed: int | None = None, decoder: str = "one-shot", **kwargs):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
+        if decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {decoder!r}; one of {DECODERS}")
         given = dict(max_len=max_len, latent_dim=latent_dim, filters=filters, kernels=kernels,
                      dense=dense, gru=gru)
         arch = {k: (v if given[k] is None else given[k]) for k, v in PRESETS[preset].items()}
@@ -72,15 +78,24 @@ class GrammarVAE(VAE):
         text = grammar_text if grammar_text is not None else Grammar.load(grammar).cfg_text
         g = Grammar(text, name=str(grammar))
         P = g.n_productions
-        encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
-                                 arch["latent_dim"], seed=seed)
-        decoder = gru_decoder(arch["latent_dim"], arch["max_len"], P, arch["gru"], dense=arch["dense"],
-                              seed=None if seed is None else seed + 1)
-        kwargs.pop("encoder", None), kwargs.pop("decoder", None), kwargs.pop("log_likelihood", None)
+        dec_seed = None if seed is None else seed + 1
+        if decoder == "autoregressive":
+            # Reads batches cut to their own longest derivation: the encoder pads them back.
+            encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
+                                     arch["latent_dim"], seed=seed, pad_token=g.pad)
+            network = AutoregressiveGRUDecoder(arch["latent_dim"], P, arch["max_len"], arch["gru"],
+                                               seed=dec_seed, name="decoder")
+        else:
+            encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
+                                     arch["latent_dim"], seed=seed)
+            network = gru_decoder(arch["latent_dim"], arch["max_len"], P, arch["gru"], dense=arch["dense"],
+                                  seed=dec_seed)
+        kwargs.pop("encoder", None), kwargs.pop("log_likelihood", None)
         kwargs.setdefault("name", "grammar_vae")
-        super().__init__(encoder, decoder, log_likelihood=MaskedCategorical.from_grammar(g), beta=beta,
+        super().__init__(encoder, network, log_likelihood=MaskedCategorical.from_grammar(g), beta=beta,
                          seed=seed, **kwargs)
         self.preset, self.grammar_name, self.grammar = preset, str(grammar), g
+        self.decoder_kind = decoder
         self.arch = arch
         self.max_len = arch["max_len"]
         self.decoder_engine = MaskedDecoder(g)
@@ -104,7 +119,8 @@ class GrammarVAE(VAE):
         """A tf.data pipeline over int production sequences that one-hots each batch on the fly."""
         from grammarvae.data import make_dataset
 
-        return make_dataset(X, self.grammar.n_productions, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return make_dataset(X, self.grammar.n_productions, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                            by_length=self.autoregressive)
 
     # ------------------------------------------------------------ latent space
     def encode(self, smiles: Sequence[str] | str, batch_size: int = 256) -> np.ndarray:
@@ -134,22 +150,25 @@ class GrammarVAE(VAE):
         return Z, res.errors
 
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
-               batch_size: int = 256, progress=None) -> list[str]:
+               beam_width: int | None = None, batch_size: int = 256, progress=None) -> list[str]:
         """Canonical SMILES for latent points z (n, latent_dim): always valid molecules.
 
-        The network runs in batches of `batch_size`; the masked decoding walks chunks of up to
-        DECODE_CHUNK molecules together (part of its cost per step is fixed, so larger chunks
-        are cheaper per molecule). `decode_stats` then holds how many molecules, rings dropped
-        and invalid (0) there were."""
+        Greedy (each step's most likely allowed production), sampled (``greedy=False``, at
+        `temperature`, seeded), or by beam search (``beam_width=K``: the most likely allowed
+        derivation a beam of K finds). Molecules are decoded in chunks of DECODE_CHUNK;
+        `decode_stats` then holds how many molecules, rings dropped and invalid (0) there were."""
         from grammarvae.decoding import DecodeStats
 
+        if not np.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"temperature must be a positive number, got {temperature}")
         z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
         out: list[str] = []
         stats = DecodeStats()
         for i in range(0, len(z), DECODE_CHUNK):
-            logits = self.decode_logits(z[i:i + DECODE_CHUNK], batch_size=batch_size)
-            out += self.decoder_engine.decode(logits, greedy=greedy, temperature=temperature,
-                                              seed=None if seed is None else seed + i)
+            ids, drop = self.decode_ids(z[i:i + DECODE_CHUNK], greedy=greedy, temperature=temperature,
+                                        seed=None if seed is None else seed + i, beam_width=beam_width,
+                                        batch_size=batch_size)
+            out += self.decoder_engine.to_smiles(ids, drop)
             s = self.decoder_engine.last_stats
             stats = DecodeStats(stats.molecules + s.molecules, stats.dropped_rings + s.dropped_rings,
                                 stats.invalid + s.invalid)
@@ -158,10 +177,42 @@ class GrammarVAE(VAE):
         self.decode_stats = stats
         return out
 
+    def decode_ids(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
+                   beam_width: int | None = None, batch_size: int = 256):
+        """Production ids (n, max_len) under the masks, and per molecule the ring-digit steps
+        to drop: `decode` before the SMILES are written."""
+        from grammarvae.models.autoregressive import PrecomputedLogits, masked_beam_search, masked_generate
+
+        engine = self.decoder_engine
+        if self.autoregressive:
+            network = self.decoder
+        else:
+            network = PrecomputedLogits(self.decode_logits(z, batch_size=batch_size))
+            if not beam_width:
+                return engine.decode_ids(network.logits, greedy=greedy, temperature=temperature, seed=seed)
+        if beam_width:
+            return masked_beam_search(engine, network, z, self.max_len, beam_width)
+        return masked_generate(engine, network, z, self.max_len, greedy=greedy, temperature=temperature,
+                               seed=seed)
+
     def decode_logits(self, z, batch_size: int = 256) -> np.ndarray:
-        """The decoder network's production logits (n, max_len, n_productions), unmasked."""
+        """The decoder network's production logits (n, max_len, n_productions), unmasked; for
+        the autoregressive decoder, those along its greedy (unmasked) path."""
         z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
         return np.asarray(VAE.decode(self, z, batch_size=batch_size))
+
+    def step_logits(self, X: np.ndarray, z, batch_size: int = 256) -> np.ndarray:
+        """The logits each step of the derivations X (n, max_len) is chosen from at latent
+        points z: for the autoregressive decoder, fed the true earlier productions (teacher
+        forcing); for the one-shot decoder, `decode_logits(z)`."""
+        if not self.autoregressive:
+            return self.decode_logits(z, batch_size=batch_size)
+        from keras import ops
+
+        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        return np.concatenate([ops.convert_to_numpy(self.decoder(z[i:i + batch_size], self.one_hot(X[i:i + batch_size])))
+                               for i in range(0, len(z), batch_size)]) if len(z) else np.zeros(
+            (0, X.shape[1], self.grammar.n_productions), dtype="float32")
 
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0) -> list[str]:
         """n molecules decoded from z ~ N(0, I); the same seed gives the same molecules."""
@@ -219,7 +270,7 @@ class GrammarVAE(VAE):
         return {**{k: base[k] for k in ("name", "trainable") if k in base},
                 "preset": self.preset, "grammar": self.grammar_name, "grammar_text": self.grammar.cfg_text,
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()},
-                "beta": self.beta, "seed": self.seed}
+                "beta": self.beta, "seed": self.seed, "decoder": self.decoder_kind}
 
     @classmethod
     def from_config(cls, config):
