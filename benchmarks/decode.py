@@ -1,10 +1,12 @@
 """Masked decoding speed: the vectorised `MaskedDecoder` against a straightforward reference.
 
     python benchmarks/decode.py [--n 1000] [--preset small | --pretrained]
+    python benchmarks/decode.py --autoregressive [--model runs/ar.keras]
 
-References, on the same logits: the same decoding written straightforwardly per molecule
-and per step with Python stacks, sets and dicts (its output must be identical: a check of
-the vectorised code as well as a timing); and two grammar-only loops without the chemistry,
+References, on the same logits: the same decoding written independently per molecule
+(`grammarvae.decoding.reference`: atoms, bonds and rings in plain Python; its output must
+be identical, a check of the vectorised code as well as a timing); and two grammar-only
+loops without the chemistry,
 the paper's (Python stacks of nltk nonterminals per molecule, exp-masked logits batched
 per step) and a lean per-molecule one. Both decode the same logits: those of an untrained `preset` model at n prior
 points. Prints both throughputs and their ratio, and the share of a full decode (network
@@ -79,14 +81,20 @@ def main() -> None:
     ap.add_argument("--pretrained", action="store_true", help="the bundled trained model's logits instead of an untrained preset")
     ap.add_argument("--batch", type=int, default=None, help="molecules decoded together (default: GrammarVAE.decode's chunk)")
     ap.add_argument("--repeats", type=int, default=3, help="time each decoder as the best of this many runs")
+    ap.add_argument("--autoregressive", action="store_true",
+                    help="time autoregressive decoding (network stepped per production): greedy, and beam search by width")
+    ap.add_argument("--model", help="a saved autoregressive model (default: an untrained one of --preset)")
+    ap.add_argument("--widths", default="1,2,4,8", help="beam widths to time (--autoregressive)")
     args = ap.parse_args()
     from grammarvae import GrammarVAE
     from grammarvae.models.gvae import DECODE_CHUNK
 
     args.batch = args.batch or DECODE_CHUNK
 
-    from grammarvae.decoding_reference import scalar_decode
+    from grammarvae.decoding.reference import reference_decode as independent_decode
 
+    if args.autoregressive:
+        return autoregressive(args)
     m = GrammarVAE.pretrained() if args.pretrained else GrammarVAE(preset=args.preset, seed=args.seed)
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
     m.decoder.predict(z, batch_size=256, verbose=0)  # warm up: trace every batch shape first
@@ -101,14 +109,14 @@ def main() -> None:
     drop = [d for p in parts for d in p[1]]
     t_ref, ref = best_of(r, lambda: reference_decode(m.grammar, logits))
     t_paper, paper = best_of(r, lambda: paper_decode(m.grammar, logits))
-    t_scalar, scalar = best_of(r, lambda: scalar_decode(engine, logits))
+    t_scalar, scalar = best_of(r, lambda: independent_decode(m.grammar, logits))
     t = time.perf_counter()
     smiles = engine.to_smiles(ids, drop)
     t_rdkit = time.perf_counter() - t
     valid = sum(s is not None for s in smiles)
     ref_done = sum(1 for r in ref if r[-1] == m.grammar.pad)
     print(f"{'bundled model' if args.pretrained else 'untrained ' + args.preset}: {args.n} molecules, {logits.shape[1]} steps, {logits.shape[2]} productions")
-    print(f"reference, the same decoding per molecule:   {args.n / t_scalar:9.1f} mol/s  ({t_scalar:.2f} s), "
+    print(f"reference, the same decoding per molecule (independent): {args.n / t_scalar:9.1f} mol/s  ({t_scalar:.2f} s), "
           f"identical output for {int((scalar == ids).all(axis=1).sum())}/{args.n} molecules")
     print(f"reference, the paper's loop (grammar masks): {args.n / t_paper:9.1f} mol/s  ({t_paper:.2f} s)")
     print(f"reference, lean per-molecule loop:           {args.n / t_ref:9.1f} mol/s  ({t_ref:.2f} s)")
@@ -122,6 +130,63 @@ def main() -> None:
           f"{100 * t_ours / (t_net + t_ours + t_rdkit):.1f}% of the whole decode")
     print(f"valid molecules: {valid}/{args.n} (reference derivations finished: {ref_done}/{args.n}); "
           f"rings dropped at the end: {sum(map(len, drop))}")
+
+
+class _Timed:
+    """A network whose `step` calls are timed, to split a decode into network and masking."""
+
+    def __init__(self, network):
+        self.network, self.seconds = network, 0.0
+
+    def start(self, z):
+        t = time.perf_counter()
+        out = self.network.start(z)
+        self.seconds += time.perf_counter() - t
+        return out
+
+    def step(self, z, previous, state):
+        t = time.perf_counter()
+        logits, state = self.network.step(z, previous, state)
+        logits = np.asarray(logits)
+        self.seconds += time.perf_counter() - t
+        return logits, state
+
+
+def autoregressive(args) -> None:
+    """Greedy autoregressive decoding of n prior points in one batch (network and masking
+    together), the masking's share, and beam search's cost per width on n / 10 points."""
+    from grammarvae import GrammarVAE
+    from grammarvae.models.autoregressive import masked_beam_search, masked_generate
+
+    m = GrammarVAE.load(args.model) if args.model else GrammarVAE(preset=args.preset, seed=args.seed,
+                                                                 decoder="autoregressive")
+    if not m.autoregressive:
+        raise SystemExit(f"{args.model}: not an autoregressive model")
+    z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
+    masked_generate(m.decoder_engine, m.decoder, z[:16], m.max_len)  # warm up
+    best = None
+    for _ in range(args.repeats):
+        net = _Timed(m.decoder)
+        t = time.perf_counter()
+        ids, _ = masked_generate(m.decoder_engine, net, z, m.max_len)
+        total = time.perf_counter() - t
+        if best is None or total < best[0]:
+            best = (total, net.seconds, ids)
+    total, network, ids = best
+    steps = int((ids != m.grammar.pad).sum(1).mean())
+    print(f"{'model ' + args.model if args.model else 'untrained ' + args.preset} (autoregressive): "
+          f"{args.n} prior points in one batch, mean derivation {steps} steps")
+    print(f"greedy: {args.n / total:9.1f} mol/s ({total:.2f} s): network {network:.2f} s, masking "
+          f"{total - network:.2f} s = {100 * (total - network) / total:.1f}% of the decode")
+    n = max(1, args.n // 10)
+    base = None
+    for width in (int(w) for w in args.widths.split(",")):
+        t = time.perf_counter()
+        masked_beam_search(m.decoder_engine, m.decoder, z[:n], m.max_len, width)
+        dt = time.perf_counter() - t
+        base = base or dt
+        print(f"beam width {width:2d}: {n / dt:8.1f} mol/s ({dt:.2f} s for {n}), {dt / base:.1f}x the time of width "
+              f"{args.widths.split(',')[0]}")
 
 
 if __name__ == "__main__":

@@ -203,24 +203,35 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
     assert "replicas 2" in r.stdout
 
 
-def test_vectorised_decoder_equals_the_per_molecule_reference(grammar):
-    from grammarvae.decoding_reference import scalar_decode
+def test_vectorised_decoder_equals_the_independent_reference(grammar):
+    from grammarvae.decoding.reference import first_illegal_step, reference_decode
 
     dec = MaskedDecoder(grammar)
     rng = np.random.default_rng(5)
     for scale, steps in [(1.0, 160), (4.0, 60), (2.0, 8)]:  # short budgets exercise the finishing rules
-        logits = rng.normal(scale=scale, size=(150, steps, grammar.n_productions)).astype("float32")
-        expected = scalar_decode(dec, logits)
+        logits = rng.normal(scale=scale, size=(120, steps, grammar.n_productions)).astype("float32")
+        expected = reference_decode(grammar, logits)
         if steps > 8:
             assert (expected[:, -1] == grammar.pad).sum() >= 64  # enough finish early to be dropped from the state
         for compact in (MaskedDecoder.COMPACT, 1):  # finished molecules dropped rarely, or at most steps
             dec.COMPACT = compact
             ids, _ = dec.decode_ids(logits)
             np.testing.assert_array_equal(ids, expected)
+        # Sampled: every choice is one the reference's rules keep, and every derivation ends.
+        for temperature in (0.5, 2.0):
+            sampled, _ = dec.decode_ids(logits, greedy=False, temperature=temperature, seed=steps)
+            assert first_illegal_step(grammar, sampled) is None
+            assert not np.array_equal(sampled, expected)
+    dec.COMPACT = MaskedDecoder.COMPACT
+    # The checker does catch a choice the rules forbid: a second element on an atom, say
+    # the greedy decode with one step swapped for a production of another nonterminal.
+    bad = expected.copy()
+    bad[0, 3] = grammar.pad
+    assert first_illegal_step(grammar, bad) == (0, 3)
     # Logits that favour the productions pushing the most symbols: stacks as deep as the
     # step budget allows (the decoder's stack rows are sized by that bound).
-    logits = rng.normal(size=(100, 100, grammar.n_productions)).astype("float32") + 6.0 * dec.n_push.astype("float32")
-    expected = scalar_decode(dec, logits)
+    logits = rng.normal(size=(60, 100, grammar.n_productions)).astype("float32") + 6.0 * dec.n_pushed.astype("float32")
+    expected = reference_decode(grammar, logits)
     depth = np.cumsum([[len(grammar.rhs_nonterminals[p]) - 1 for p in row] for row in expected], axis=1)
     assert (depth + np.arange(100)).max() >= 95
     np.testing.assert_array_equal(dec.decode_ids(logits)[0], expected)
@@ -228,7 +239,7 @@ def test_vectorised_decoder_equals_the_per_molecule_reference(grammar):
 
 def test_decoding_fewer_steps_than_the_shortest_molecule_is_an_error(grammar):
     dec = MaskedDecoder(grammar)
-    shortest = int(dec.min_steps[grammar.nt_index[grammar.start.symbol()]])
+    shortest = int(grammar.min_steps[grammar.nt_index[grammar.start.symbol()]])
     with pytest.raises(ValueError, match=f"decoding over {shortest - 1} steps; the shortest molecule .* takes {shortest}"):
         dec.decode_ids(np.zeros((2, shortest - 1, grammar.n_productions), dtype="float32"))
     assert len(dec.decode(np.zeros((2, shortest, grammar.n_productions), dtype="float32"))) == 2

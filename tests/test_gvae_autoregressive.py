@@ -85,9 +85,9 @@ def test_a_choice_is_always_among_the_allowed_and_select_copies(grammar):
         assert allowed[np.arange(len(state)), p].all()
         if state.t == 10:
             twin = state.copy()
-            snapshot = twin.stack.copy()
+            snapshot = twin.stack_symbol.copy()
         state.advance(p)
-    np.testing.assert_array_equal(twin.stack, snapshot)  # advancing the original left the copy alone
+    np.testing.assert_array_equal(twin.stack_symbol, snapshot)  # advancing the original left the copy alone
 
 
 def test_cut_batches_score_the_same_as_full_ones(tiny):

@@ -1,0 +1,32 @@
+"""Grammar-constrained decoding that always writes a valid molecule. numpy only, no TensorFlow.
+
+`MaskedDecoder(grammar)` turns production logits into RDKit canonical SMILES. All molecules
+of a batch advance together, one production a step, through a `DecodeState` (a stack of
+nonterminals per molecule, its atoms and open rings); at each step a molecule takes only a
+production that passes the hard rules of `rules.py`:
+
+- grammatical: a production of the nonterminal on top of its stack (the paper's masking),
+  of the part of the grammar the decoder writes (`chemistry.py`: Kekule SMILES of neutral
+  organic-subset atoms, single-digit ring labels; RDKit perceives aromaticity on output);
+- finishable: the fewest steps that then empty the stack fit in the steps left, so every
+  derivation ends;
+- chemically sound: no atom takes more bonds than its element allows (bond orders,
+  branches, ring bonds and the next atom counted as they are committed), and a ring closes
+  only on an atom that is neither its opener nor bonded to it already.
+
+Soft rules, each applied only where it leaves something allowed: no second double or
+triple bond on C, N or O; where no other atom is to come, steer towards closing the open
+rings. A ring still open when the steps run out is dropped (its digit removed, the atom
+keeps a hydrogen) and counted in `last_stats`.
+
+    >>> dec = MaskedDecoder(Grammar.load("zinc"))
+    >>> dec.decode(logits, greedy=True)                       # list of canonical SMILES
+    >>> dec.decode(logits, greedy=False, temperature=1.0, seed=0)
+    >>> state = dec.start(n, steps); state.advance(state.choose(step_logits))   # stepwise
+"""
+
+from grammarvae.decoding.chemistry import ANY_VALENCE, MAX_VALENCE, N_LABELS
+from grammarvae.decoding.decoder import DecodeStats, MaskedDecoder
+from grammarvae.decoding.state import DecodeState
+
+__all__ = ["MaskedDecoder", "DecodeState", "DecodeStats", "MAX_VALENCE", "ANY_VALENCE", "N_LABELS"]

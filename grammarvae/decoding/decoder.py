@@ -1,0 +1,115 @@
+"""`MaskedDecoder`: production logits to valid molecules, through `DecodeState`.
+
+    >>> dec = MaskedDecoder(Grammar.load("zinc"))
+    >>> dec.decode(logits)                                  # (batch, steps, P) -> canonical SMILES
+    >>> dec.decode(logits, greedy=False, temperature=1.0, seed=0)
+    >>> state = dec.start(n, steps)                         # to drive it step by step (state.py)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rdkit import Chem
+
+from grammarvae.decoding.chemistry import Productions
+from grammarvae.decoding.state import DecodeState
+from grammarvae.grammar import Grammar
+
+# The per-production attributes the rules read, laid out per nonterminal (see `windows`).
+CANDIDATE_FIELDS = ("steps_needed", "bonds_on_owner", "element_valence", "labels_needed", "label",
+                    "is_multiple_bond", "is_chain_end", "atom_without_ring", "atom_with_ring_only",
+                    "is_one_ring_bond")
+
+
+@dataclass
+class DecodeStats:
+    molecules: int = 0
+    dropped_rings: int = 0  # ring bonds left open when the steps ran out, then removed
+    invalid: int = 0  # molecules RDKit refused (should stay 0)
+
+
+class MaskedDecoder:
+    """Grammar-, budget- and chemistry-constrained decoding of a batch (see grammarvae.decoding)."""
+
+    COMPACT = 64  # decode_ids drops finished rows once this many (or a quarter) have finished
+
+    def __init__(self, grammar: Grammar):
+        g = self.g = grammar
+        prods = self.prods = Productions(g)
+        self.nothing = g.lhs[g.pad]
+        # Pushed nonterminals of each production in push order (the leftmost pushed last, so
+        # it ends on top). The padding production, which a finished derivation takes, pushes
+        # back the `Nothing` it popped: a finished stack stays as it is.
+        self.n_pushed = prods.n_pushed.copy()
+        self.n_pushed[g.pad] = 1
+        self.push_order = np.full((g.n_productions, int(self.n_pushed.max())), self.nothing, dtype=np.int64)
+        for p, rhs in enumerate(prods.pushes):
+            self.push_order[p, :len(rhs)] = rhs[::-1]
+        self.push_order = np.asfortranarray(self.push_order)  # read a column (j-th push) at a time
+        self.windows = self._windows()
+
+    def _windows(self) -> dict[str, np.ndarray]:
+        """Per nonterminal, its candidates as a window of W adjacent productions (each
+        nonterminal's productions are adjacent in the grammar): for `production`,
+        `candidate` (a usable production of it), `first` (its first) and each attribute of
+        CANDIDATE_FIELDS, an (n_nonterminals, W) table whose rows a step gathers by top symbol."""
+        g, prods, P = self.g, self.prods, self.g.n_productions
+        candidate = g.masks.astype(bool) & prods.usable[None, :]  # (n_nonterminals, P)
+        has = candidate.any(1)
+        first = np.where(has, candidate.argmax(1), 0)
+        last = np.where(has, P - 1 - candidate[:, ::-1].argmax(1), 0)
+        span = int((last - first).max()) + 1
+        W = -(-span // 8) * 8  # whole 8-byte words of booleans: see rules.row_any
+        if W > P:
+            raise ValueError(f"grammar {g.name}: a nonterminal's productions span {span} of {P}")
+        start = np.minimum(first, P - W)
+        production = start[:, None] + np.arange(W)
+        table = {"production": production, "candidate": np.take_along_axis(candidate, production, axis=1),
+                 "first": production == first[:, None]}
+        for name in CANDIDATE_FIELDS:
+            table[name] = getattr(prods, name)[production]
+        # Small integers (int16, as the molecules' quantities in `DecodeState.situation`):
+        # comparisons run several times faster than on int64.
+        return {k: np.ascontiguousarray(v if v.dtype == bool else v.astype(np.int16)) for k, v in table.items()}
+
+    def start(self, n: int, steps: int) -> DecodeState:
+        """The state of n molecules before their first production, over at most `steps`."""
+        return DecodeState(self, n, steps)
+
+    def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
+                   seed: int | None = 0) -> tuple[np.ndarray, list[list[int]]]:
+        """Production ids (batch, steps) chosen under the masks from precomputed logits
+        (batch, steps, n_productions), and per molecule the steps of ring digits still open
+        at the end (to drop)."""
+        logits = np.asarray(logits)
+        B, T, P = logits.shape
+        if P != self.g.n_productions:
+            raise ValueError(f"logits have {P} productions, the grammar {self.g.n_productions}")
+        state = self.start(B, T)
+        rng = None if greedy else np.random.default_rng(seed)
+        flat = logits.reshape(-1)
+        while not state.all_finished:
+            state.drop_finished(at_least=max(self.COMPACT, len(state) // 4))
+            # Only the candidates' logits are read, by flat index.
+            at = (state.batch_row * T + state.t) * P
+            scores = flat.take(at[:, None] + state.candidate_productions())
+            state.advance(state.choose_among(scores, greedy=greedy, temperature=temperature, rng=rng))
+        return state.result()
+
+    def to_smiles(self, ids: np.ndarray, drop: list[list[int]]) -> list[str | None]:
+        """Canonical SMILES of each derivation, the listed ring-digit steps removed;
+        `last_stats` counts them."""
+        out = []
+        for row, steps in zip(np.asarray(ids), drop):
+            mol = Chem.MolFromSmiles(self.g.unparse(row, skip_steps=set(steps)))
+            out.append(Chem.MolToSmiles(mol) if mol is not None else None)
+        self.last_stats = DecodeStats(molecules=len(out), dropped_rings=sum(len(d) for d in drop),
+                                      invalid=sum(s is None for s in out))
+        return out
+
+    def decode(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
+               seed: int | None = 0) -> list[str | None]:
+        """Canonical SMILES for each row of logits (batch, steps, n_productions)."""
+        return self.to_smiles(*self.decode_ids(logits, greedy=greedy, temperature=temperature, seed=seed))

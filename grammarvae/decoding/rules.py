@@ -1,0 +1,122 @@
+"""The masked decoder's rules, each stated once as a small function.
+
+At a decoding step, molecule i may take one of W candidate productions: those of the
+nonterminal on top of its stack. Each rule reads `c`, the candidates' attributes, arrays
+of shape (n, W) (see `Candidates`), and `m`, the molecules' quantities, columns of shape
+(n, 1) (see `state.DecodeState.situation`), and returns an (n, W) boolean array.
+
+Hard rules must all hold; a molecule not yet finished always has a production that passes
+them all (the step budget guarantees it). Soft rules are preferences applied in tiers: a
+tier removes the candidates that break one of its rules, unless that would remove every
+candidate left.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grammarvae.decoding.chemistry import MAX_OPEN_RINGS, STEPS_TO_CLOSE_A_RING
+
+
+# ------------------------------------------------------------------ hard rules
+def grammatical(c, m):
+    """A production of the nonterminal on top of the stack, usable by the decoder."""
+    return c.candidate
+
+
+def finishable(c, m):
+    """The fewest steps that finish the derivation after it still fit in the steps left."""
+    return c.steps_needed <= m.steps_left
+
+
+def fits_valence(c, m):
+    """The bonds it commits the current atom to fit in the atom's free valence."""
+    return c.bonds_on_owner <= m.room
+
+
+def element_holds_bonds(c, m):
+    """An element is chosen only if its valence holds the bonds its atom already has."""
+    return (c.element_valence == 0) | (c.element_valence >= m.bonds_used)
+
+
+def labels_to_write(c, m):
+    """It commits the atom to ring bonds only if that many labels can be written: rings
+    that may close on the atom, or labels not in use."""
+    return c.labels_needed <= m.n_closable + m.n_free
+
+
+def label_usable(c, m):
+    """A ring label closes a ring that may close on the current atom, or opens a new one
+    with a label not in use. (An open ring may not close on the atom that opened it, on the
+    atom it came from, or on an atom already bonded to its opener.)"""
+    return (c.label == 0) | c.label_closable | (~c.label_open & (m.n_free > 0))
+
+
+HARD_RULES = (grammatical, finishable, fits_valence, element_holds_bonds, labels_to_write, label_usable)
+
+
+# ------------------------------------------------------------------ soft rules
+def cumulated_double_bond(c, m):
+    """A second double or triple bond on C, N or O (allenes, ketenes: 1 in 30,000 MOSES molecules)."""
+    return c.is_multiple_bond & m.has_multiple_bond & m.single_only
+
+
+def ends_chain_with_own_ring_open(c, m):
+    """Ending the chain at the last atom while a ring it opened is open: nothing could close it."""
+    return c.is_chain_end & m.last_atom & m.opened_ring_here
+
+
+def skips_a_closable_ring(c, m):
+    """At the last atom, no ring bond though an open ring could close on it."""
+    return c.atom_without_ring & m.last_atom & (m.n_closable > 0)
+
+
+def ring_bond_with_nothing_to_close(c, m):
+    """At the last atom, a ring bond though no open ring can close on it."""
+    return c.atom_with_ring_only & m.last_atom & (m.n_closable == 0)
+
+
+def closes_one_of_several(c, m):
+    """At the last atom, a single ring bond though several rings could close on it."""
+    return c.is_one_ring_bond & m.last_atom & (m.n_closable > 1)
+
+
+def opens_a_ring_late(c, m):
+    """A new ring opened at the last atom, or with MAX_OPEN_RINGS already open."""
+    return (c.label > 0) & ~c.label_closable & (m.last_atom | (m.n_open >= MAX_OPEN_RINGS))
+
+
+def no_steps_to_close_rings(c, m):
+    """Too few steps would be left to close the rings now open."""
+    return c.steps_needed + STEPS_TO_CLOSE_A_RING * m.n_open > m.steps_left
+
+
+SOFT_TIERS = (
+    (cumulated_double_bond,),
+    (ends_chain_with_own_ring_open, skips_a_closable_ring, ring_bond_with_nothing_to_close, closes_one_of_several,
+     opens_a_ring_late, no_steps_to_close_rings),
+)
+
+
+def row_any(mask: np.ndarray) -> np.ndarray:
+    """mask.any(axis=1) for an (n, W) bool array with W a multiple of 8, read as 64-bit words
+    (numpy's reduction is several times slower on such short rows)."""
+    words = np.ascontiguousarray(mask).view(np.uint64)
+    out = words[:, 0] != 0
+    for j in range(1, words.shape[1]):
+        out |= words[:, j] != 0
+    return out
+
+
+def keep(c, m) -> np.ndarray:
+    """(n, W) bool: the candidates each molecule may take, hard rules and soft tiers applied."""
+    ok = HARD_RULES[0](c, m)
+    for rule in HARD_RULES[1:]:
+        ok &= rule(c, m)
+    for tier in SOFT_TIERS:
+        broken = tier[0](c, m)
+        for rule in tier[1:]:
+            broken |= rule(c, m)
+        passing = ok & ~broken
+        ok = np.where(row_any(passing)[:, None], passing, ok)
+    return ok

@@ -1,0 +1,313 @@
+"""The masked decoder's state: a batch of derivations advanced one production at a time.
+
+`MaskedDecoder.start(n, steps)` makes one; a driver repeats, until `all_finished`:
+
+    >>> state = decoder.start(n, steps)
+    >>> p = state.choose(logits)        # logits: (len(state), n_productions), one row per molecule still decoding
+    >>> state.advance(p)                # each molecule takes its production
+    >>> ids, dropped = state.result()   # (n, steps) production ids; ring-digit steps to drop
+
+`choose` takes each molecule's best-scoring production among those the rules allow
+(greedy), or samples one at a temperature; `allowed()` is that set as a boolean mask, for
+a driver that scores candidates itself (a beam search) and then calls `advance`.
+
+Rows: `batch_row[i]` is the molecule that row i decodes. `drop_finished()` removes the rows
+whose derivation has ended (keeping their result) and returns the positions kept, so a
+driver can follow with state of its own (a network's hidden state); `select(index)` copies
+rows, reordered or repeated (a beam search). The rules are in `rules.py`; what each
+production does, in `chemistry.py`; this module tracks the molecules.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from grammarvae.decoding import rules
+from grammarvae.decoding.chemistry import ANY_VALENCE, N_LABELS
+
+NO_ATOM = -1
+
+
+class DecodeState:
+    """Masked-decoding state of n molecules over at most `steps` productions each."""
+
+    # Per-row arrays, carried along by `select` and `drop_finished`.
+    ROW_FIELDS = ("batch_row", "stack_symbol", "stack_atom", "depth", "bonds", "valence", "has_multiple",
+                  "single_only", "parent", "ring_opener", "ring_opened_at", "ring_barred", "barred_for",
+                  "pending_order", "steps_needed", "atoms_to_come", "n_atoms", "n_open", "chosen")
+
+    def __init__(self, decoder, n: int, steps: int):
+        self.decoder, g = decoder, decoder.g
+        start = g.nt_index[g.start.symbol()]
+        if steps < g.min_steps[start]:
+            raise ValueError(f"decoding over {steps} steps; the shortest molecule of grammar {g.name} "
+                             f"takes {g.min_steps[start]}")
+        self.steps, self.t, self.n = int(steps), 0, int(n)
+        self.batch_row = np.arange(n)
+        # The derivation stack: each symbol with the atom it belongs to. At the bottom, under
+        # the start symbol, `Nothing`: a finished derivation takes the padding production,
+        # which pushes it back.
+        depth = steps + 2 + decoder.push_order.shape[1]  # each symbol on it needs a step
+        self.stack_symbol = np.zeros((n, depth), dtype=np.int64)
+        self.stack_symbol[:, 0], self.stack_symbol[:, 1] = decoder.nothing, start
+        self.stack_atom = np.full((n, depth), NO_ATOM, dtype=np.int64)
+        self.depth = np.full(n, 2, dtype=np.int64)
+        # Atoms, at most one a step (plus a slot for the next): bonds committed, element's
+        # valence (0 until chosen), whether it has a double or triple bond, whether its
+        # element takes at most one (NO_CUMULATED), and the atom it is bonded from.
+        atoms = steps + 2
+        self.bonds = np.zeros((n, atoms), dtype=np.int64)
+        self.valence = np.zeros((n, atoms), dtype=np.int64)
+        self.has_multiple = np.zeros((n, atoms), dtype=bool)
+        self.single_only = np.zeros((n, atoms), dtype=bool)
+        self.parent = np.full((n, atoms), NO_ATOM, dtype=np.int64)
+        # Ring labels (columns 1..N_LABELS): the atom that opened each open ring (NO_ATOM when
+        # closed) and the step its digit was written; `ring_barred[label]` is an atom the ring
+        # may not close on (already bonded to its opener by another ring closed there),
+        # recorded for the atom `barred_for` (the last atom to take a ring bond).
+        labels = N_LABELS + 1
+        self.ring_opener = np.full((n, labels), NO_ATOM, dtype=np.int64)
+        self.ring_opened_at = np.full((n, labels), -1, dtype=np.int64)
+        self.ring_barred = np.full((n, labels), NO_ATOM, dtype=np.int64)
+        self.barred_for = np.full(n, NO_ATOM, dtype=np.int64)
+        self.pending_order = np.ones(n, dtype=np.int64)  # order of the bond into the next atom
+        self.steps_needed = np.full(n, g.min_steps[start], dtype=np.int64)  # fewest steps that empty the stack
+        self.atoms_to_come = np.zeros(n, dtype=np.int64)  # symbols on the stack that will write an atom
+        self.n_atoms = np.zeros(n, dtype=np.int64)
+        self.n_open = np.zeros(n, dtype=np.int64)
+        self.chosen = np.full((n, steps), g.pad, dtype=np.int64)
+        # Results of rows already dropped, by batch row.
+        self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
+        self.result_dropped: list[list[int]] = [[] for _ in range(n)]
+        self._keep = None  # this step's candidates and keep mask, once computed
+
+    def __len__(self) -> int:
+        return len(self.batch_row)
+
+    # ------------------------------------------------------------ reading
+    @property
+    def finished(self) -> np.ndarray:
+        """Per row: the derivation has ended (only `Nothing` is left on the stack)."""
+        return self.depth == 1
+
+    @property
+    def all_finished(self) -> bool:
+        return bool(self.finished.all()) or self.t >= self.steps
+
+    def top(self) -> np.ndarray:
+        """The nonterminal on top of each row's stack."""
+        return self.stack_symbol.reshape(-1).take(np.arange(len(self)) * self.stack_symbol.shape[1] + self.depth - 1)
+
+    def _top_atom(self) -> np.ndarray:
+        """The atom the top symbol belongs to (NO_ATOM for the start symbol and `Nothing`)."""
+        return self.stack_atom.reshape(-1).take(np.arange(len(self)) * self.stack_atom.shape[1] + self.depth - 1)
+
+    def situation(self, top: np.ndarray) -> SimpleNamespace:
+        """What the rules read of each molecule now, as (n, 1) columns."""
+        d, rows = self.decoder, np.arange(len(self))
+        atom = self._top_atom()
+        at = np.maximum(atom, 0)
+        valence = self.valence[rows, at]
+        bonds = self.bonds[rows, at]
+        # Steps the production taken now may use: those left, less what the rest of the
+        # stack needs at the least.
+        steps_left = (self.steps - self.t) - self.steps_needed + d.g.min_steps[top]
+        last_atom = self.atoms_to_come == d.prods.produces_atom[top]  # no other atom is to come
+        # Rings that may close on this atom, and whether it opened one. Only the last-atom
+        # rules and the label count of a molecule with at most one label free can tell these
+        # from zero, so only such molecules count them.
+        n_closable = np.zeros(len(self), dtype=np.int64)
+        opened_here = np.zeros(len(self), dtype=bool)
+        counted = np.flatnonzero(last_atom & (self.n_open > 0) | (self.n_open >= N_LABELS - 1))
+        if len(counted):
+            is_open, closable = self._ring_labels(counted, atom)
+            n_closable[counted] = closable.sum(1)
+            opened_here[counted] = (is_open & (self.ring_opener[counted] == atom[counted, None])).any(1)
+        def col(x):  # an (n, 1) column; integers as int16, like the candidate tables
+            return (x if x.dtype == bool else x.astype(np.int16))[:, None]
+
+        return SimpleNamespace(
+            steps_left=col(steps_left), bonds_used=col(bonds),
+            room=col(np.where(valence > 0, valence, ANY_VALENCE) - bonds),
+            has_multiple_bond=col(self.has_multiple[rows, at] & (atom >= 0)), single_only=col(self.single_only[rows, at]),
+            last_atom=col(last_atom), opened_ring_here=col(opened_here), n_closable=col(n_closable),
+            n_open=col(self.n_open), n_free=col(N_LABELS - self.n_open))
+
+    def _ring_labels(self, r, atom):
+        """For rows r: which labels are open, and which may close on the current atom."""
+        opener, here = self.ring_opener[r], atom[r, None]
+        is_open = opener >= 0
+        parent = self.parent[r, np.maximum(atom[r], 0)][:, None]
+        closable = is_open & (opener != here) & (opener != parent) & (self.ring_barred[r] != here)
+        return is_open, closable
+
+    def candidates(self, top: np.ndarray) -> SimpleNamespace:
+        """Each row's W candidate productions and their attributes, (n, W) arrays; for rows
+        whose top is a ring-label digit, also whether each candidate's label is open and
+        closable here."""
+        d = self.decoder
+        c = SimpleNamespace(**{name: table.take(top, axis=0) for name, table in d.windows.items()})
+        c.label_open = np.zeros(c.label.shape, dtype=bool)
+        c.label_closable = np.zeros(c.label.shape, dtype=bool)
+        digits = np.flatnonzero(top == d.prods.digit)
+        if len(digits):
+            is_open, closable = self._ring_labels(digits, self._top_atom())
+            lab = c.label[digits]
+            c.label_open[digits] = np.take_along_axis(is_open, lab, axis=1) & (lab > 0)
+            c.label_closable[digits] = np.take_along_axis(closable, lab, axis=1) & (lab > 0)
+        return c
+
+    def _rules(self):
+        if self._keep is None:
+            top = self.top()
+            c = self.candidates(top)
+            keep = rules.keep(c, self.situation(top))
+            # A row with nothing kept (a finished one never is) takes its first candidate.
+            keep |= c.first & ~rules.row_any(keep)[:, None]
+            self._keep = (c.production, keep)
+        return self._keep
+
+    def allowed(self) -> np.ndarray:
+        """(len(self), n_productions) bool: the productions each row may take now."""
+        production, keep = self._rules()
+        out = np.zeros((len(self), self.decoder.g.n_productions), dtype=bool)
+        out[np.arange(len(self))[:, None], production] = keep
+        return out
+
+    def candidate_productions(self) -> np.ndarray:
+        """(len(self), W) int: each row's candidate productions now (some never allowed)."""
+        return self._rules()[0]
+
+    def choose(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+        """Each row's production: the best-scoring one it may take (greedy), or one sampled
+        from softmax(logits / temperature) over those (Gumbel-max with `rng`).
+        logits: (len(self), n_productions), one row per row of the state."""
+        logits = np.asarray(logits)
+        if logits.shape != (len(self), self.decoder.g.n_productions):
+            raise ValueError(f"logits of shape {logits.shape}; the state needs "
+                             f"({len(self)}, {self.decoder.g.n_productions})")
+        return self.choose_among(np.take_along_axis(logits, self._rules()[0], axis=1), greedy, temperature, rng)
+
+    def choose_among(self, scores: np.ndarray, greedy: bool = True, temperature: float = 1.0,
+                     rng: np.random.Generator | None = None) -> np.ndarray:
+        """`choose`, given only the scores of the `candidate_productions` (len(self), W)."""
+        production, keep = self._rules()
+        if not greedy:
+            scores = scores / temperature + rng.gumbel(size=scores.shape)
+        best = np.where(keep, scores, -np.inf).argmax(axis=1)
+        return production[np.arange(len(self)), best].astype(np.int64)
+
+    # ------------------------------------------------------------ advancing
+    def advance(self, p) -> None:
+        """Each row takes production p[i] (one it may take)."""
+        d, prods = self.decoder, self.decoder.prods
+        p = np.asarray(p, dtype=np.int64)
+        rows = np.arange(len(self))
+        top, owner = self.top(), self._top_atom()
+        self.chosen[:, self.t] = p
+        attr = {name: getattr(prods, name).take(p) for name in (
+            "steps_needed", "atoms_pushed", "bonds_added", "element_valence", "single_only", "is_multiple_bond",
+            "bond_order", "label")}
+        # Per-atom arrays are read and written by flat index: row * atoms per row + atom.
+        A = self.bonds.shape[1]
+        bonds, valence, parent = self.bonds.reshape(-1), self.valence.reshape(-1), self.parent.reshape(-1)
+        has_multiple, single_only = self.has_multiple.reshape(-1), self.single_only.reshape(-1)
+        # Expanding a chain writes a new atom, bonded from the current one by the pending bond.
+        new = top == prods.chain
+        atom = np.where(new, self.n_atoms, owner)
+        slot = rows * A + self.n_atoms  # unused until it becomes an atom: written for every row
+        from_atom = owner >= 0
+        parent[slot] = owner
+        bonds[slot] = from_atom * self.pending_order
+        has_multiple[slot] = from_atom & (self.pending_order >= 2)
+        self.pending_order[new] = 1
+        self.n_atoms += new
+        # Pop the top; push the production's nonterminals, the leftmost on top.
+        S = self.stack_symbol.shape[1]
+        at_top = rows * S + self.depth - 1
+        for j, symbols in enumerate(d.push_order.T):
+            self.stack_symbol.reshape(-1)[at_top + j] = symbols.take(p)
+            self.stack_atom.reshape(-1)[at_top + j] = atom
+        self.depth += d.n_pushed.take(p) - 1
+        self.steps_needed += attr["steps_needed"] - 1 - d.g.min_steps.take(top)
+        self.atoms_to_come += attr["atoms_pushed"] - prods.produces_atom.take(top)
+        # What it commits on its atom: bonds, an element, a double or triple bond.
+        at = rows * A + np.maximum(atom, 0)
+        bonds[at] += attr["bonds_added"]
+        element = np.flatnonzero(attr["element_valence"])
+        valence[at[element]] = attr["element_valence"][element]
+        single_only[at] |= attr["single_only"]
+        has_multiple[at] |= attr["is_multiple_bond"]
+        bond = np.flatnonzero(attr["bond_order"])
+        self.pending_order[bond] = attr["bond_order"][bond]
+        ring = np.flatnonzero(attr["label"])
+        if len(ring):
+            self._ring_bond(ring, attr["label"][ring], atom[ring])
+        self.t += 1
+        self._keep = None
+
+    def _ring_bond(self, r, label, atom) -> None:
+        """Rows r write ring label `label` on `atom`: it closes that ring if open, else opens it."""
+        self.ring_barred[r[self.barred_for[r] != atom]] = NO_ATOM  # a new atom: forget the last one's bars
+        self.barred_for[r] = atom
+        closing = self.ring_opener[r, label] >= 0
+        rc, lc = r[closing], label[closing]
+        # The other rings open from the same opener are now bonded to this atom through it:
+        # they may not close here too.
+        opener = self.ring_opener[rc]
+        same = opener == opener[np.arange(len(rc)), lc][:, None]
+        self.ring_barred[rc] = np.where(same, atom[closing][:, None], self.ring_barred[rc])
+        self.ring_opener[rc, lc] = NO_ATOM
+        self.ring_opened_at[rc, lc] = -1
+        self.n_open[rc] -= 1
+        ro, lo = r[~closing], label[~closing]
+        self.ring_opener[ro, lo] = atom[~closing]
+        self.ring_opened_at[ro, lo] = self.t
+        self.n_open[ro] += 1
+
+    # ------------------------------------------------------------ rows
+    def select(self, index) -> "DecodeState":
+        """A new state of rows `index` of this one, reordered or repeated (a copy)."""
+        index = np.asarray(index, dtype=np.int64)
+        new = object.__new__(DecodeState)
+        new.__dict__.update(self.__dict__)
+        for name in self.ROW_FIELDS:
+            setattr(new, name, getattr(self, name)[index])
+        new.result_ids = self.result_ids.copy()
+        new.result_dropped = [list(d) for d in self.result_dropped]
+        new._keep = None
+        return new
+
+    def copy(self) -> "DecodeState":
+        return self.select(np.arange(len(self)))
+
+    def drop_finished(self, at_least: int = 1):
+        """Once at least `at_least` rows have finished, keep their results and remove them.
+        Returns the positions kept (for a driver to follow), or None if nothing was removed."""
+        done = self.finished
+        if int(np.count_nonzero(done)) < max(1, at_least):
+            return None
+        self._store(np.flatnonzero(done))
+        kept = np.flatnonzero(~done)
+        for name in self.ROW_FIELDS:
+            setattr(self, name, getattr(self, name)[kept])
+        self._keep = None
+        return kept
+
+    def _store(self, r) -> None:
+        """Results of rows r: their productions, and the steps of ring digits still open."""
+        self.result_ids[self.batch_row[r]] = self.chosen[r]
+        for i, label in zip(*np.nonzero(self.ring_opener[r] >= 0)):
+            self.result_dropped[self.batch_row[r[i]]].append(int(self.ring_opened_at[r[i], label]))
+
+    def result(self) -> tuple[np.ndarray, list[list[int]]]:
+        """(n, steps) production ids by batch row, and per molecule the steps of ring digits
+        still open at the end (to drop). Each batch row must be held by one row at most."""
+        if len(np.unique(self.batch_row)) != len(self):
+            raise ValueError("several rows decode the same molecule: select one per molecule first")
+        rest = self.select(np.arange(len(self)))
+        rest._store(np.arange(len(rest)))
+        return rest.result_ids, [sorted(d) for d in rest.result_dropped]
