@@ -144,9 +144,9 @@ class _Timed:
         self.seconds += time.perf_counter() - t
         return out
 
-    def step(self, z, previous, state):
+    def step(self, previous, state):
         t = time.perf_counter()
-        logits, state = self.network.step(z, previous, state)
+        logits, state = self.network.step(previous, state)
         logits = np.asarray(logits)
         self.seconds += time.perf_counter() - t
         return logits, state

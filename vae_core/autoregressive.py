@@ -6,8 +6,8 @@ and chooses each output itself (greedy, sampled, under a mask, in a beam):
 
     >>> dec = AutoregressiveGRUDecoder(latent_dim=8, n_outputs=5, steps=12, units=(64,), seed=0)
     >>> logits = dec(z, x_one_hot)                 # (batch, T, 5), T = x's own length
-    >>> state = dec.start(z)                       # hidden states from z
-    >>> logits, state = dec.step(z, prev, state)   # prev: (batch,) int outputs, -1 at the first step
+    >>> state = dec.start(z)                       # hidden states (and z's input projection) from z
+    >>> logits, state = dec.step(prev, state)      # prev: (batch,) int outputs, -1 at the first step
     >>> x, logits = generate(dec, z, choose=lambda logits, t: logits.argmax(-1))
 
 State is a tuple of (batch, units) arrays: a beam search reorders or repeats its rows with
@@ -61,6 +61,7 @@ class AutoregressiveGRUDecoder(layers.Layer):
                                 **_initializers(seed, n + i, recurrent=True))
                      for i, u in enumerate(self.units)]
         self.logits = layers.Dense(self.n_outputs, name="logits", **_initializers(seed, 2 * n))
+        # (`step` computes the cells' maths itself, for Keras's default GRU: biases, reset after.)
         # Every shape is known now: build here, so a saved decoder loads without a build step.
         feed = self.n_outputs + self.latent_dim
         for dense, gru, below in zip(self.initial, self.grus, (feed,) + self.units):
@@ -80,29 +81,64 @@ class AutoregressiveGRUDecoder(layers.Layer):
         return tuple(x_shape[:2]) + (self.n_outputs,)
 
     # ------------------------------------------------------------ stepping
+    # A step computes the GRU cells' maths directly (Keras's GRUCell, reset gate after the
+    # recurrent product), so that the parts that do not change from step to step are done
+    # once: z's share of the first layer's input projection is computed by `start` and
+    # carried in the state, and the previous output's share is one row of the kernel.
     def start(self, z):
-        """The state before the first output: each layer's initial hidden state."""
+        """The state before the first output: z's input projection, and each layer's
+        initial hidden state. A tuple of (batch, ...) arrays, each row one sequence."""
         z = ops.convert_to_tensor(z)
-        return tuple(dense(z) for dense in self.initial)
+        cell = self.grus[0].cell
+        input_bias = cell.bias[0] if cell.reset_after else cell.bias
+        z_projection = ops.matmul(z, cell.kernel[self.n_outputs:]) + input_bias
+        return (z_projection,) + tuple(dense(z) for dense in self.initial)
 
-    def step(self, z, previous, state):
+    def step(self, previous, state):
         """One step for a batch: logits of the next output given the previous ones.
 
         previous: (batch,) int outputs chosen at the last step, -1 at the first.
-        Returns (logits (batch, n_outputs), new state)."""
-        previous = ops.convert_to_tensor(previous, dtype="int32")
-        one_hot = ops.one_hot(ops.maximum(previous, 0), self.n_outputs) * ops.cast(
-            previous >= 0, "float32")[:, None]
-        h = ops.concatenate([one_hot, ops.convert_to_tensor(z)], axis=-1)
-        new_state = []
-        for gru, s in zip(self.grus, state):
-            h, (s,) = gru.cell(h, [s])
-            new_state.append(s)
-        return self.logits(h), tuple(new_state)
+        Returns (logits (batch, n_outputs), new state). Compiled by the backend on first use
+        (a step is a dozen small operations: eager calls would cost more than the maths)."""
+        if getattr(self, "_compiled_step", None) is None:
+            self._compiled_step = _compile(self._step)
+        return self._compiled_step(ops.convert_to_tensor(previous, dtype="int32"), tuple(state))
+
+    def _step(self, previous, state):
+        first = self.grus[0].cell
+        seen = ops.cast(previous >= 0, state[0].dtype)[:, None]
+        x = ops.take(first.kernel[:self.n_outputs], ops.maximum(previous, 0), axis=0) * seen + state[0]
+        hidden = []
+        for gru, h in zip(self.grus, state[1:]):
+            cell = gru.cell
+            if hidden:  # layers above the first read the layer below
+                x = ops.matmul(hidden[-1], cell.kernel) + cell.bias[0]
+            inner = ops.matmul(h, cell.recurrent_kernel) + cell.bias[1]
+            x_z, x_r, x_h = ops.split(x, 3, axis=-1)
+            h_z, h_r, h_h = ops.split(inner, 3, axis=-1)
+            update = cell.recurrent_activation(x_z + h_z)
+            reset = cell.recurrent_activation(x_r + h_r)
+            candidate = cell.activation(x_h + reset * h_h)
+            hidden.append(update * h + (1.0 - update) * candidate)
+        return self.logits(hidden[-1]), (state[0],) + tuple(hidden)
 
     def get_config(self):
         return {**super().get_config(), "latent_dim": self.latent_dim, "n_outputs": self.n_outputs,
                 "steps": self.steps, "units": list(self.units), "seed": self.seed}
+
+
+def _compile(fn):
+    """fn compiled by the Keras backend's own compiler where it has one (any batch size)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
 
 
 def select_rows(state, index):
@@ -124,7 +160,7 @@ def generate(decoder, z, choose: Callable[[np.ndarray, int], np.ndarray], steps:
     outputs = np.zeros((B, steps), dtype=np.int32)
     all_logits = np.zeros((B, steps, decoder.n_outputs), dtype=np.float32)
     for t in range(steps):
-        logits, state = decoder.step(z, previous, state)
+        logits, state = decoder.step(previous, state)
         all_logits[:, t] = ops.convert_to_numpy(logits)
         previous = np.asarray(choose(all_logits[:, t], t), dtype=np.int32)
         outputs[:, t] = previous

@@ -29,7 +29,7 @@ class PrecomputedLogits:
         n = len(z)
         return np.arange(n), np.zeros(n, dtype=np.int64)
 
-    def step(self, z, previous, state):
+    def step(self, previous, state):
         rows, t = (np.asarray(s) for s in state)
         return self.logits[rows, t], (rows, t + 1)
 
@@ -51,8 +51,8 @@ def masked_generate(engine, network, z: np.ndarray, steps: int, greedy: bool = T
     while not state.all_finished:
         kept = state.drop_finished(at_least=max(compact, len(state) // 4))
         if kept is not None:
-            z, previous, hidden = z[kept], previous[kept], select_rows(hidden, kept)
-        logits, hidden = network.step(z, previous, hidden)
+            previous, hidden = previous[kept], select_rows(hidden, kept)
+        logits, hidden = network.step(previous, hidden)
         previous = state.choose(_numpy(logits), greedy=greedy, temperature=temperature, rng=rng)
         state.advance(previous)
     return state.result()
@@ -77,13 +77,12 @@ def masked_beam_search(engine, network, z: np.ndarray, steps: int, beam_width: i
         raise ValueError(f"beam_width must be at least 1, got {beam_width}")
     P = engine.g.n_productions
     rows = np.repeat(np.arange(B), K)  # row b * K + k: beam k of molecule b
-    zk = z[rows]
     state = engine.start(B, steps).select(rows)
     hidden = select_rows(network.start(z), rows)
     score = np.where(np.arange(B * K) % K == 0, 0.0, -np.inf)  # one live beam per molecule at first
     previous = np.full(B * K, -1, dtype=np.int32)
     while not state.all_finished:
-        logits, hidden = network.step(zk, previous, hidden)
+        logits, hidden = network.step(previous, hidden)
         logp = _masked_log_softmax(_numpy(logits), engine.g.masks[state.top()])
         total = np.where(state.allowed(), score[:, None] + logp, -np.inf).reshape(B, K * P)
         best = np.argsort(-total, axis=1, kind="stable")[:, :K]  # (B, K) flat (beam, production)
