@@ -16,16 +16,28 @@ from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_
 
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
-             seed: int = 0, progress=None) -> dict:
+             seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,
+             sampled_protocol: int = 0) -> dict:
     """Prior validity, uniqueness, novelty (with `train`), internal diversity of `n_prior`
-    samples, and reconstruction of `test` by greedy decode of the latent mean: accuracy
-    (canonical match), mean Tanimoto similarity to the input, and the share of derivation
-    steps the decoder gets right (`step_accuracy`, on the molecules that encode); molecules
-    the grammar or model cannot encode count as failures."""
+    samples, and their realism against `test` (`grammarvae.realism`: ring shares beside the
+    test set's, property distances, SNN, fragment and scaffold similarity); reconstruction
+    of `test` by greedy decode of the latent mean: accuracy (canonical match), mean Tanimoto
+    similarity to the input, and the share of derivation steps the decoder gets right
+    (`step_accuracy`, on the molecules that encode); molecules the grammar or model cannot
+    encode count as failures. Also the mean KL of q(z|x) from the prior in nats, and the
+    reconstruction when the test latents are shuffled (about 0 if the decoder uses z).
+
+    Options: `beam_width` adds reconstruction by beam search; `n_unique` adds the uniqueness
+    of that many prior samples; `sampled_protocol=k` adds the literature's sampled protocol
+    on the first k test molecules (10 latents drawn from q(z|x), 10 sampled decodes each:
+    the share of the 100 decodes that equal the input)."""
     from grammarvae.models.gvae import DECODE_CHUNK
+    from grammarvae.realism import realism
 
     samples = model.sample(n_prior, seed=seed)
     out = sample_metrics(samples, train=train)
+    if n_unique:
+        out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1))["uniqueness"]
     out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
     # One encoding and one network pass per chunk serve both the decodes and the step accuracy.
     test = list(test)
@@ -46,6 +58,25 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     out["all_steps_right"] = float((right == steps).mean()) if len(rows) else float("nan")
     out["reconstruction_accuracy"] = reconstruction_accuracy(test, decoded)
     out["reconstruction_similarity"] = mean_similarity(test, decoded)
+    encoded = [test[i] for i in rows]
+    if len(rows):
+        mean, log_var = model.encode_ids(res.X[rows], return_log_var=True)
+        out["kl_nats"] = float(np.mean(0.5 * np.sum(mean ** 2 + np.exp(log_var) - 1.0 - log_var, axis=1)))
+        shuffled = mean[np.random.default_rng(seed).permutation(len(mean))]
+        out["reconstruction_shuffled_z"] = reconstruction_accuracy(encoded, model.decode(shuffled))
+        if beam_width:
+            out[f"reconstruction_beam_{beam_width}"] = reconstruction_accuracy(
+                encoded, model.decode(mean, beam_width=beam_width)) * len(rows) / len(test)
+        if sampled_protocol:
+            k = min(sampled_protocol, len(rows))
+            rng = np.random.default_rng(seed)
+            z = (np.repeat(mean[:k], 10, 0) + np.exp(0.5 * np.repeat(log_var[:k], 10, 0))
+                 * rng.standard_normal((10 * k, mean.shape[1]))).astype("float32")
+            dec = model.decode(np.repeat(z, 10, 0), greedy=False, seed=seed)
+            out["reconstruction_sampled_10x10"] = reconstruction_accuracy(
+                [s for s in encoded[:k] for _ in range(100)], dec)
+            out["sampled_protocol_molecules"] = k
+    out.update(realism(samples, test))
     out["test_molecules"] = len(test)
     out["test_not_encodable"] = len(res.errors)
     return out

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--greedy", action="store_true", help="most likely production at each step (default)")
     g.add_argument("--samples", type=int, metavar="K", help="K sampled decodes per point")
+    g.add_argument("--beam-width", type=int, metavar="K",
+                   help="beam search: the most likely valid molecule a beam of K finds")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
     _add_common(p)
@@ -112,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--column", help="SMILES column of CSV inputs")
     p.add_argument("-n", type=int, default=1000, help="prior samples (default: 1000)")
     p.add_argument("--limit", type=int, help="use at most this many test molecules")
+    p.add_argument("--beam-width", type=int, metavar="K", help="also reconstruct by beam search of width K")
+    p.add_argument("--unique-n", type=int, metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
+    p.add_argument("--sampled-protocol", type=int, default=0, metavar="K",
+                   help="also the sampled 10 x 10 reconstruction protocol on the first K test molecules")
     p.add_argument("--json", help="also write the figures here")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -237,6 +243,8 @@ def _load_latents(path: str, width: int):
 def cmd_decode(args) -> int:
     import numpy as np
 
+    if args.beam_width is not None and args.beam_width < 1:
+        raise UsageError(f"--beam-width must be at least 1, got {args.beam_width}")
     model = _model(args)
     Z = _load_latents(args.input, model.latent_dim)
     bad = np.isnan(Z).any(1)
@@ -249,7 +257,7 @@ def cmd_decode(args) -> int:
             for j, i in enumerate(keep):
                 lines[i] = " ".join(dec[j * args.samples:(j + 1) * args.samples])
         else:
-            for i, s in zip(keep, model.decode(Z[keep], progress=bar.update)):
+            for i, s in zip(keep, model.decode(Z[keep], beam_width=args.beam_width, progress=bar.update)):
                 lines[i] = s
     for i in np.nonzero(bad)[0]:
         print(f"{args.input}: row {i + 1}: NaN latent, left empty", file=sys.stderr)
@@ -309,7 +317,8 @@ def cmd_evaluate(args) -> int:
         test = test[:args.limit]
     train = [r.smiles for r in _rows(args.train, args.column)] if args.train else None
     with Bar("reconstructing") as bar:
-        figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update)
+        figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
+                           beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol)
     for k, v in figures.items():
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:

@@ -129,14 +129,19 @@ class GrammarVAE(VAE):
             smiles = [smiles]
         return self.encode_ids(self.to_ids(list(smiles)), batch_size)
 
-    def encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None) -> np.ndarray:
-        """Latent means (n, latent_dim) of production sequences X (n, max_len), as `to_ids` makes."""
-        out = []
+    def encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None, return_log_var: bool = False):
+        """Latent means (n, latent_dim) of production sequences X (n, max_len), as `to_ids`
+        makes; with `return_log_var`, (means, log-variances) of q(z|x)."""
+        means, log_vars = [], []
         for i in range(0, len(X), batch_size):
-            out.append(VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size))
+            m, v = VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size, return_log_var=True)
+            means.append(m)
+            log_vars.append(v)
             if progress:
                 progress(min(i + batch_size, len(X)), len(X))
-        return np.concatenate(out) if out else np.zeros((0, self.latent_dim), dtype="float32")
+        empty = np.zeros((0, self.latent_dim), dtype="float32")
+        mean = np.concatenate(means) if means else empty
+        return (mean, np.concatenate(log_vars) if log_vars else empty) if return_log_var else mean
 
     def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None):
         """Encode what can be encoded. Returns (Z, errors): Z has one row per input, NaN
