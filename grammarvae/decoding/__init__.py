@@ -15,8 +15,9 @@ production that passes the hard rules of `rules.py`:
   only on an atom that is neither its opener nor bonded to it already.
 
 Soft rules, each applied only where it leaves something allowed: no second double or
-triple bond on C, N or O; where no other atom is to come, steer towards closing the open
-rings. A ring still open when the steps run out is dropped (its digit removed, the atom
+triple bond on C, N or O; no new ring where no other atom is to come or six are open; no
+production that would leave too few steps to close the rings open. Rings are never forced
+shut: a ring still open when the derivation ends is dropped (its digit removed, the atom
 keeps a hydrogen) and counted in `last_stats`.
 
     >>> dec = MaskedDecoder(Grammar.load("zinc"))

@@ -43,15 +43,15 @@ class Productions:
         self.n_pushed = np.array([len(r) for r in self.pushes], dtype=np.int64)
 
         find = self.find
-        self.chain_end = find("chain", "branched_atom")
+        chain_end = find("chain", "branched_atom")
         chain_next = [find("chain", "branched_atom", "chain"), find("chain", "branched_atom", "bond", "chain")]
         atom_plain, atom_ring, atom_branch, atom_both = (
             find("branched_atom", *rhs) for rhs in (("atom",), ("atom", "ringbonds"), ("atom", "branches"),
                                                    ("atom", "ringbonds", "branches")))
-        self.one_ring_bond, more_ring_bonds = find("ringbonds", "ringbond"), find("ringbonds", "ringbond", "ringbonds")
+        one_ring_bond, more_ring_bonds = find("ringbonds", "ringbond"), find("ringbonds", "ringbond", "ringbonds")
         one_branch, more_branches = find("branches", "branch"), find("branches", "branch", "branches")
-        structure = [find("smiles", "chain"), self.chain_end, *chain_next, atom_plain, atom_ring, atom_branch,
-                     atom_both, self.one_ring_bond, more_ring_bonds, find("ringbond", "digit"), one_branch,
+        structure = [find("smiles", "chain"), chain_end, *chain_next, atom_plain, atom_ring, atom_branch,
+                     atom_both, one_ring_bond, more_ring_bonds, find("ringbond", "digit"), one_branch,
                      more_branches, find("branch", "(", "chain", ")"), find("branch", "(", "bond", "chain", ")"),
                      find("atom", "aliphatic_organic"), g.pad]
 
@@ -64,11 +64,8 @@ class Productions:
         self.labels_needed = np.zeros(P, dtype=np.int64)
         self.labels_needed[[atom_ring, atom_both]] = 1
         self.labels_needed[more_ring_bonds] = 2
-        # Roles the soft rules name.
-        self.atom_without_ring = np.isin(np.arange(P), [atom_plain, atom_branch])
+        # A role a soft rule names.
         self.atom_with_ring_only = np.arange(P) == atom_ring
-        self.is_one_ring_bond = np.arange(P) == self.one_ring_bond
-        self.is_chain_end = np.arange(P) == self.chain_end
 
         self.bond_order = np.zeros(P, dtype=np.int64)  # bonds: 1, 2, 3
         self.element_valence = np.zeros(P, dtype=np.int64)  # elements: their largest valence

@@ -19,8 +19,7 @@ from grammarvae.grammar import Grammar
 
 # The per-production attributes the rules read, laid out per nonterminal (see `windows`).
 CANDIDATE_FIELDS = ("steps_needed", "bonds_on_owner", "element_valence", "labels_needed", "label",
-                    "is_multiple_bond", "is_chain_end", "atom_without_ring", "atom_with_ring_only",
-                    "is_one_ring_bond")
+                    "is_multiple_bond", "atom_with_ring_only")
 
 
 @dataclass

@@ -118,12 +118,8 @@ class ReferenceMolecule:
             allowed.append(p)
             cumulated = (top == "bond" and BOND_ORDER[rhs[0]] >= 2 and a is not None and a.has_double
                          and a.element in NO_CUMULATED)
-            own_open = atom is not None and any(o == atom for o, _ in self.open_rings.values())
             unwanted = (
-                (top == "chain" and rhs == ["branched_atom"] and last and own_open)
-                or (top == "branched_atom" and "ringbonds" not in rhs and last and len(closable) > 0)
-                or (top == "branched_atom" and rhs == ["atom", "ringbonds"] and last and not closable)
-                or (top == "ringbonds" and len(rhs) == 1 and last and len(closable) > 1)
+                (top == "branched_atom" and rhs == ["atom", "ringbonds"] and last and not closable)
                 or (label and label not in closable and (last or len(self.open_rings) >= MAX_OPEN_RINGS))
                 or self.g.production_min_steps[p] + STEPS_TO_CLOSE_A_RING * len(self.open_rings) > left)
             tiers.append((cumulated, unwanted))

@@ -61,24 +61,9 @@ def cumulated_double_bond(c, m):
     return c.is_multiple_bond & m.has_multiple_bond & m.single_only
 
 
-def ends_chain_with_own_ring_open(c, m):
-    """Ending the chain at the last atom while a ring it opened is open: nothing could close it."""
-    return c.is_chain_end & m.last_atom & m.opened_ring_here
-
-
-def skips_a_closable_ring(c, m):
-    """At the last atom, no ring bond though an open ring could close on it."""
-    return c.atom_without_ring & m.last_atom & (m.n_closable > 0)
-
-
 def ring_bond_with_nothing_to_close(c, m):
     """At the last atom, a ring bond though no open ring can close on it."""
     return c.atom_with_ring_only & m.last_atom & (m.n_closable == 0)
-
-
-def closes_one_of_several(c, m):
-    """At the last atom, a single ring bond though several rings could close on it."""
-    return c.is_one_ring_bond & m.last_atom & (m.n_closable > 1)
 
 
 def opens_a_ring_late(c, m):
@@ -93,9 +78,12 @@ def no_steps_to_close_rings(c, m):
 
 SOFT_TIERS = (
     (cumulated_double_bond,),
-    (ends_chain_with_own_ring_open, skips_a_closable_ring, ring_bond_with_nothing_to_close, closes_one_of_several,
-     opens_a_ring_late, no_steps_to_close_rings),
+    (ring_bond_with_nothing_to_close, opens_a_ring_late, no_steps_to_close_rings),
 )
+# Not a rule: steering the last atom to close the rings still open (ending the chain later,
+# taking ring bonds, closing several). It closed rings the network had not asked for (with
+# the bundled one-shot model, prior samples with an 8+ ring rose from 37% to 51%, with a
+# 3-4 ring from 27% to 41%); a ring still open at the end is dropped instead.
 
 
 def row_any(mask: np.ndarray) -> np.ndarray:

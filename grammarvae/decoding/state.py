@@ -115,16 +115,13 @@ class DecodeState:
         # stack needs at the least.
         steps_left = (self.steps - self.t) - self.steps_needed + d.g.min_steps[top]
         last_atom = self.atoms_to_come == d.prods.produces_atom[top]  # no other atom is to come
-        # Rings that may close on this atom, and whether it opened one. Only the last-atom
-        # rules and the label count of a molecule with at most one label free can tell these
-        # from zero, so only such molecules count them.
+        # Rings that may close on this atom. Only the last-atom rule and the label count of a
+        # molecule with at most one label free can tell this from zero (no ring open, or
+        # labels enough for any production), so only such molecules count them.
         n_closable = np.zeros(len(self), dtype=np.int64)
-        opened_here = np.zeros(len(self), dtype=bool)
         counted = np.flatnonzero(last_atom & (self.n_open > 0) | (self.n_open >= N_LABELS - 1))
         if len(counted):
-            is_open, closable = self._ring_labels(counted, atom)
-            n_closable[counted] = closable.sum(1)
-            opened_here[counted] = (is_open & (self.ring_opener[counted] == atom[counted, None])).any(1)
+            n_closable[counted] = self._ring_labels(counted, atom)[1].sum(1)
         def col(x):  # an (n, 1) column; integers as int16, like the candidate tables
             return (x if x.dtype == bool else x.astype(np.int16))[:, None]
 
@@ -132,7 +129,7 @@ class DecodeState:
             steps_left=col(steps_left), bonds_used=col(bonds),
             room=col(np.where(valence > 0, valence, ANY_VALENCE) - bonds),
             has_multiple_bond=col(self.has_multiple[rows, at] & (atom >= 0)), single_only=col(self.single_only[rows, at]),
-            last_atom=col(last_atom), opened_ring_here=col(opened_here), n_closable=col(n_closable),
+            last_atom=col(last_atom), n_closable=col(n_closable),
             n_open=col(self.n_open), n_free=col(N_LABELS - self.n_open))
 
     def _ring_labels(self, r, atom):
