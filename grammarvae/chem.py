@@ -37,14 +37,33 @@ def largest_fragment(mol: Chem.Mol) -> Chem.Mol:
     return max(frags, key=lambda m: m.GetNumHeavyAtoms()) if len(frags) > 1 else mol
 
 
-def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True) -> str:
+# A SMILES longer than this many characters per derivation step cannot fit a model of
+# that many steps: every atom takes several productions, and even a bracket atom with
+# stereo and charge ("[C@@H+]", 7 characters) takes more productions than it has
+# characters, so 10 a step leaves room for salts whose other fragments are dropped.
+CHARS_PER_STEP = 10
+
+
+def check_length(smiles: str, max_steps: int) -> None:
+    """GrammarError, before any parsing, for a SMILES too long to fit `max_steps` steps (a
+    cheap guard: RDKit would take seconds on, or overflow its stack reading, such strings)."""
+    if isinstance(smiles, str) and len(smiles) > CHARS_PER_STEP * max_steps:
+        raise GrammarError(f"{len(smiles):,} characters: longer than any molecule that fits the model's "
+                           f"{max_steps} steps (at most {CHARS_PER_STEP * max_steps:,} characters are read)",
+                           smiles[:40] + "...")
+
+
+def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True, max_steps: int | None = None) -> str:
     """RDKit canonical SMILES of the largest fragment.
 
     Salts and mixtures keep their largest fragment and a `FragmentWarning` says so.
     With ``kekule=True`` aromatic rings are written with explicit single and double
-    bonds (no lowercase atoms), the form the Grammar VAE trains and decodes.
+    bonds (no lowercase atoms), the form the Grammar VAE trains and decodes. With
+    `max_steps`, a SMILES too long for that many steps is refused first (`check_length`).
     Raises GrammarError for what RDKit cannot read.
     """
+    if max_steps is not None:
+        check_length(smiles, max_steps)
     mol = to_mol(smiles)
     if "." in smiles:
         big = largest_fragment(mol)

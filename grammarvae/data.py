@@ -28,9 +28,9 @@ from grammarvae.io import iter_smiles
 _WORKER_GRAMMAR: Grammar | None = None
 
 
-def _kekule_or_error(smiles: str) -> tuple[str | None, str | None]:
+def _kekule_or_error(smiles: str, max_steps: int | None = None) -> tuple[str | None, str | None]:
     try:
-        return standardize(smiles, kekule=True), None
+        return standardize(smiles, kekule=True, max_steps=max_steps), None
     except GrammarError as e:
         return None, e.reason
 
@@ -44,7 +44,7 @@ def encode_smiles(smiles: Sequence[str], max_len: int, grammar: Grammar | None =
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a salt reduced to its largest fragment is expected here
         for i, s in enumerate(smiles):
-            k, why = _kekule_or_error(s)
+            k, why = _kekule_or_error(s, max_len)
             kek.append(k or "")
             if why:
                 reasons[i] = why

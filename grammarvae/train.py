@@ -13,6 +13,8 @@ A checkpoint of the whole model is written after every epoch (``model.keras``).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -32,6 +34,43 @@ class _BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._current_epoch = getattr(self.model, "_initial_epoch", None) or 0
+
+
+class _SafeCheckpoint(keras.callbacks.Callback):
+    """Save the model after each epoch, written to a temporary file and renamed (a kill
+    during the write leaves the last checkpoint whole), and only while the epoch's loss and
+    the weights are finite (a diverged run never overwrites a good checkpoint)."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+        self.refused = None  # the epoch whose checkpoint was refused, if any
+        self.written = None  # the last epoch written
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not _finite(self.model, logs):
+            self.refused = epoch
+            self.model.stop_training = True
+            return
+        save_atomically(self.model, self.path)
+        self.written = epoch
+
+
+def _finite(model, logs=None) -> bool:
+    if logs is not None and not np.isfinite(float(logs.get("loss", 0.0))):
+        return False
+    return all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def save_atomically(model, path: Path) -> None:
+    """model.save to a temporary file beside `path`, then rename it over `path`."""
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the last good checkpoint was kept."""
 
 
 def _side(out: Path, suffix: str) -> Path:
@@ -105,7 +144,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     callbacks = [
         _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)), delete_checkpoint=True),
         KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
-        keras.callbacks.ModelCheckpoint(str(out), save_best_only=False),
+        keras.callbacks.TerminateOnNaN(),
+        checkpoint := _SafeCheckpoint(out),
         keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
     t0 = time.time()
@@ -117,7 +157,14 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
             "wall_seconds_this_run": round(time.time() - t0, 1), "history": hist.history}
     _side(out, ".train.json").write_text(json.dumps(info, indent=1, default=float))
-    model.save(out)
+    if checkpoint.refused is not None or not _finite(model):
+        # A backup taken after the loss went bad would bring the bad weights back on --resume.
+        shutil.rmtree(backup, ignore_errors=True)
+        kept = (f"{out} holds epoch {checkpoint.written}" if checkpoint.written is not None
+                else f"{out} was left as it was")
+        raise TrainingDiverged(f"the loss became NaN or inf in epoch {initial_epoch + len(hist.epoch) - 1}; "
+                               f"training stopped: {kept}")
+    save_atomically(model, out)
     return hist.history
 
 

@@ -247,7 +247,7 @@ def cmd_decode(args) -> int:
         raise UsageError(f"--beam-width must be at least 1, got {args.beam_width}")
     model = _model(args)
     Z = _load_latents(args.input, model.latent_dim)
-    bad = np.isnan(Z).any(1)
+    bad = ~np.isfinite(Z).all(1)
     keep = np.nonzero(~bad)[0]
     lines = [""] * len(Z)
     with Bar("decoding") as bar:
@@ -260,7 +260,7 @@ def cmd_decode(args) -> int:
             for i, s in zip(keep, model.decode(Z[keep], beam_width=args.beam_width, progress=bar.update)):
                 lines[i] = s
     for i in np.nonzero(bad)[0]:
-        print(f"{args.input}: row {i + 1}: NaN latent, left empty", file=sys.stderr)
+        print(f"{args.input}: row {i + 1}: latent not finite (NaN or inf), left empty", file=sys.stderr)
     _write_lines(lines, args.output)
     return 1 if bad.any() else 0
 
@@ -293,16 +293,20 @@ def cmd_interpolate(args) -> int:
 
 def cmd_train(args) -> int:
     _quiet_tensorflow()
-    from grammarvae.train import train
+    from grammarvae.train import TrainingDiverged, train
 
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
     if not args.output.endswith(".keras"):
         raise UsageError(f"{args.output}: the model file must end in .keras")
-    hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
-                 steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
-                 learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
-                 beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder)
+    try:
+        hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
+                     steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
+                     learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
+                     beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder)
+    except TrainingDiverged as e:
+        print(f"grammarvae train: {e}", file=sys.stderr)
+        return 1
     last = {k: round(float(v[-1]), 4) for k, v in hist.items() if v}
     print(f"saved {args.output}; last epoch: {json.dumps(last)}", file=sys.stderr)
     return 0
@@ -336,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except GrammarError as e:
         print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a value the library refuses (a non-finite scale, a model with NaN weights)
+        print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"grammarvae {args.command}: interrupted", file=sys.stderr)
         return 130

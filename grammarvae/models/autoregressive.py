@@ -35,7 +35,15 @@ class PrecomputedLogits:
 
 
 def _numpy(x) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(x))
+    """A step's logits as numpy; ValueError if any is NaN or inf (weights gone bad), so that
+    such a model never decodes to junk."""
+    x = np.asarray(ops.convert_to_numpy(x))
+    if not np.isfinite(x).all():
+        raise ValueError(NOT_FINITE)
+    return x
+
+
+NOT_FINITE = "the decoder's outputs are not finite: the model's weights hold NaN or inf"
 
 
 def masked_generate(engine, network, z: np.ndarray, steps: int, greedy: bool = True,

@@ -107,7 +107,7 @@ class GrammarVAE(VAE):
         kek = []
         for i, s in enumerate(smiles):
             try:
-                kek.append(standardize(s, kekule=True))
+                kek.append(standardize(s, kekule=True, max_steps=self.max_len))
             except GrammarError as e:
                 raise GrammarError(f"item {i}: {e.reason}", s) from None
         return self.grammar.encode(kek, max_len=self.max_len)
@@ -141,6 +141,8 @@ class GrammarVAE(VAE):
                 progress(min(i + batch_size, len(X)), len(X))
         empty = np.zeros((0, self.latent_dim), dtype="float32")
         mean = np.concatenate(means) if means else empty
+        if not np.isfinite(mean).all():
+            raise ValueError("the encoder's outputs are not finite: the model's weights hold NaN or inf")
         return (mean, np.concatenate(log_vars) if log_vars else empty) if return_log_var else mean
 
     def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None):
@@ -167,6 +169,10 @@ class GrammarVAE(VAE):
         if not np.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature must be a positive number, got {temperature}")
         z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        bad = np.flatnonzero(~np.isfinite(z).all(axis=1))
+        if len(bad):
+            rows = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
+            raise ValueError(f"latent rows {rows} are not finite (NaN or inf): {len(bad)} of {len(z)}")
         out: list[str] = []
         stats = DecodeStats()
         for i in range(0, len(z), DECODE_CHUNK):
@@ -186,13 +192,16 @@ class GrammarVAE(VAE):
                    beam_width: int | None = None, batch_size: int = 256):
         """Production ids (n, max_len) under the masks, and per molecule the ring-digit steps
         to drop: `decode` before the SMILES are written."""
-        from grammarvae.models.autoregressive import PrecomputedLogits, masked_beam_search, masked_generate
+        from grammarvae.models.autoregressive import (NOT_FINITE, PrecomputedLogits, masked_beam_search,
+                                                      masked_generate)
 
         engine = self.decoder_engine
         if self.autoregressive:
             network = self.decoder
         else:
             network = PrecomputedLogits(self.decode_logits(z, batch_size=batch_size))
+            if not np.isfinite(network.logits).all():
+                raise ValueError(NOT_FINITE)
             if not beam_width:
                 return engine.decode_ids(network.logits, greedy=greedy, temperature=temperature, seed=seed)
         if beam_width:
@@ -227,6 +236,8 @@ class GrammarVAE(VAE):
     def sample_around(self, smiles: str, n: int = 20, scale: float = 0.5, seed: int = 0,
                       greedy: bool = True) -> list[str]:
         """n molecules decoded from z = encode(smiles) + scale * N(0, I)."""
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         z0 = self.encode([smiles])[0]
         z = z0 + scale * np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         return self.decode(z, greedy=greedy, seed=seed)

@@ -1,0 +1,101 @@
+"""Bad numbers and bad input are refused or reported, never decoded to junk or crashed on
+(issue: nothing a user types crashes it or loses work)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from grammarvae import GrammarError, GrammarVAE
+from grammarvae.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return GrammarVAE(preset="tiny", seed=0)
+
+
+def test_a_very_long_smiles_is_refused_before_rdkit_reads_it(tiny):
+    t = time.perf_counter()
+    with pytest.raises(GrammarError, match="20,000 characters: longer than any molecule that fits the model's 160"):
+        tiny.encode(["C" * 20000])
+    Z, errors = tiny.encode_checked(["CCO", "C" * 20000, "CCN"])
+    assert time.perf_counter() - t < 5  # RDKit alone takes 17 s on 15,000 atoms
+    assert np.isfinite(Z[[0, 2]]).all() and np.isnan(Z[1]).all()
+    assert errors[0][0] == 1 and "characters" in errors[0][2]
+
+
+def test_the_long_smiles_no_longer_kills_the_cli(tmp_path):
+    """It segfaulted (exit 139) in RDKit's canonicalisation: run as a real process."""
+    data = tmp_path / "long.smi"
+    data.write_text("CCO\n" + "C" * 20000 + "\n")
+    model = tmp_path / "tiny.keras"
+    GrammarVAE(preset="tiny", seed=0).save(model)
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "encode", str(data), "-o", str(tmp_path / "z.npy"),
+                        "--model", str(model)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "long.smi:2:" in r.stderr and "20,000 characters" in r.stderr and "Traceback" not in r.stderr
+    Z = np.load(tmp_path / "z.npy")
+    assert Z.shape == (2, 8) and np.isfinite(Z[0]).all() and np.isnan(Z[1]).all()
+
+
+def test_non_finite_latents_and_numbers_are_refused(tiny):
+    z = np.zeros((4, tiny.latent_dim), dtype="float32")
+    z[1, 3], z[3, 0] = np.inf, np.nan
+    with pytest.raises(ValueError, match=r"latent rows 1, 3 are not finite \(NaN or inf\): 2 of 4"):
+        tiny.decode(z)
+    with pytest.raises(ValueError, match="scale must be a finite number >= 0, got nan"):
+        tiny.sample_around("CCO", scale=float("nan"))
+    with pytest.raises(ValueError, match="temperature must be a positive number, got 0"):
+        tiny.decode(z[:1], greedy=False, temperature=0)
+
+
+def test_a_model_with_nan_weights_refuses_to_encode_or_decode(tmp_path, capsys):
+    m = GrammarVAE(preset="tiny", seed=1, decoder="autoregressive")
+    m.set_weights([np.full_like(w, np.nan) for w in m.get_weights()])
+    with pytest.raises(ValueError, match="encoder's outputs are not finite"):
+        m.encode(["CCO"])
+    with pytest.raises(ValueError, match="decoder's outputs are not finite"):
+        m.decode(np.zeros((2, m.latent_dim), dtype="float32"))
+    one_shot = GrammarVAE(preset="tiny", seed=1)
+    one_shot.set_weights([np.full_like(w, np.nan) for w in one_shot.get_weights()])
+    with pytest.raises(ValueError, match="decoder's outputs are not finite"):
+        one_shot.decode(np.zeros((2, one_shot.latent_dim), dtype="float32"))
+    path = tmp_path / "nan.keras"
+    one_shot.save(path)
+    assert main(["sample", "-n", "3", "--model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "decoder's outputs are not finite" in err and err.count("\n") == 1
+
+
+def test_decode_cli_reports_each_non_finite_row_and_writes_the_rest(tmp_path, capsys):
+    model = tmp_path / "tiny.keras"
+    GrammarVAE(preset="tiny", seed=0).save(model)
+    z = np.random.default_rng(0).normal(size=(3, 8)).astype("float32")
+    z[1, 2] = np.inf
+    np.save(tmp_path / "z.npy", z)
+    assert main(["decode", str(tmp_path / "z.npy"), "--model", str(model), "-o", str(tmp_path / "out.smi")]) == 1
+    err = capsys.readouterr().err
+    assert "z.npy: row 2: latent not finite (NaN or inf), left empty" in err
+    lines = (tmp_path / "out.smi").read_text().split("\n")
+    assert lines[0] and lines[1] == "" and lines[2]
+
+
+def test_a_diverging_run_stops_and_keeps_the_good_checkpoint(tmp_path):
+    from grammarvae.train import TrainingDiverged, train
+
+    data = tmp_path / "d.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 10))
+    out = tmp_path / "m.keras"
+    train(data, out, preset="tiny", epochs=1, batch_size=16, verbose=0)
+    good = out.read_bytes()
+    with pytest.raises(TrainingDiverged, match="the loss became NaN or inf in epoch 1; training stopped"):
+        train(data, out, preset="tiny", epochs=3, batch_size=16, verbose=0, resume=True, learning_rate=1e6)
+    assert out.read_bytes() == good  # never overwritten by NaN weights
+    assert not (tmp_path / "m.backup").exists()  # nor left to be restored by --resume
+    weights = GrammarVAE.load(out).get_weights()
+    assert all(np.isfinite(w).all() for w in weights)
