@@ -77,10 +77,24 @@ def _side(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
 
+def _input_key(data: str | Path, column: str | None) -> dict:
+    """What identifies an input file's encoding: its path, size, modification time, column."""
+    st = Path(data).stat()
+    return {"input": str(Path(data).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "column": column}
+
+
+def cached_input(out: Path) -> dict | None:
+    """The input key the data cached beside `out` was made from, if any."""
+    path = _side(out, ".data.json")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None):
-    """Encoded rows of `data`, cached beside `out` (reused when present)."""
+    """Encoded rows of `data`, cached beside `out` and reused while the input (path, size,
+    modification time, column) is the one it was made from."""
     X_path, ok_path = _side(out, ".data.npy"), _side(out, ".data.ok.npy")
-    if X_path.exists() and ok_path.exists():
+    key = _input_key(data, column)
+    if X_path.exists() and ok_path.exists() and cached_input(out) == key:
         X, ok = np.load(X_path, mmap_mode="r"), np.load(ok_path)
         if X.shape[1] >= max_len:  # a cache made for longer sequences serves: keep rows that fit
             pad = int(X[0, -1]) if len(X) else 0
@@ -91,7 +105,24 @@ def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None
     X, ok, errors = encode_file(data, X_path, max_len=max_len, column=column)
     if errors:
         write_errors(errors, _side(out, ".data.errors.csv"))
+    _side(out, ".data.json").write_text(json.dumps(key))
     return X, ok
+
+
+def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps) -> None:
+    """ValueError naming the first setting out of range (before any work is done)."""
+    checks = [
+        (isinstance(epochs, int) and epochs >= 1, f"epochs must be at least 1, got {epochs}"),
+        (steps_per_epoch is None or steps_per_epoch >= 1, f"steps per epoch must be at least 1, got {steps_per_epoch}"),
+        (batch_size >= 1, f"batch size must be at least 1, got {batch_size}"),
+        (0 <= val_split < 1, f"validation split must be in [0, 1), got {val_split}"),
+        (np.isfinite(learning_rate) and learning_rate > 0, f"learning rate must be a positive number, got {learning_rate}"),
+        (np.isfinite(beta) and beta >= 0, f"beta must be a number >= 0, got {beta}"),
+        (kl_warmup_steps >= 0, f"KL warm-up must be at least 0 batches, got {kl_warmup_steps}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
 
 
 def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int = 10,
@@ -103,14 +134,27 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps)
+    if not out.parent.is_dir():
+        raise ValueError(f"{out.parent}: no such folder (create it first)")
+    if not Path(data).is_file():
+        raise ValueError(f"{data}: no such file")
     backup = _side(out, ".backup")
+    if resume and cached_input(out) not in (None, _input_key(data, column)):
+        raise ValueError(f"{data}: not the input this run was trained on ({cached_input(out)['input']}); "
+                         "train without --resume to start a new run")
+    if not resume:  # a new run: nothing of an earlier one at this path carries over
+        shutil.rmtree(backup, ignore_errors=True)
+        for suffix in (".log.csv", ".split.npz"):
+            _side(out, suffix).unlink(missing_ok=True)
+    keras.utils.set_random_seed(seed)
     if resume and out.exists() and not backup.exists():
         model = GrammarVAE.load(out)
     else:
         model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, **arch)
     X, ok = prepare(data, out, model.max_len, column)
+    if not ok.any():
+        raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")
     split_path = _side(out, ".split.npz")
     if split_path.exists():
         with np.load(split_path, allow_pickle=False) as f:

@@ -99,3 +99,51 @@ def test_a_diverging_run_stops_and_keeps_the_good_checkpoint(tmp_path):
     assert not (tmp_path / "m.backup").exists()  # nor left to be restored by --resume
     weights = GrammarVAE.load(out).get_weights()
     assert all(np.isfinite(w).all() for w in weights)
+
+
+SMILES = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--val-split", "1.5"], "validation split must be in [0, 1), got 1.5"),
+    (["--val-split", "-0.5"], "validation split must be in [0, 1), got -0.5"),
+    (["--steps-per-epoch", "-3"], "steps per epoch must be at least 1, got -3"),
+    (["--batch-size", "0"], "batch size must be at least 1, got 0"),
+    (["--learning-rate", "nan"], "learning rate must be a positive number, got nan"),
+    (["--epochs", "0"], "epochs must be at least 1, got 0"),
+])
+def test_bad_training_settings_are_refused_before_any_work(tmp_path, capsys, extra, message):
+    data = tmp_path / "d.smi"
+    data.write_text("\n".join(SMILES * 4))
+    code = main(["train", str(data), "-o", str(tmp_path / "m.keras"), "--preset", "tiny"] + extra)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.smi"]  # nothing written
+
+
+def test_training_inputs_and_output_folders(tmp_path, capsys):
+    empty = tmp_path / "bad.smi"
+    empty.write_text("not a smiles\nC1CC\n")
+    assert main(["train", str(empty), "-o", str(tmp_path / "m.keras"), "--preset", "tiny"]) == 2
+    assert "bad.smi: no SMILES in it could be encoded" in capsys.readouterr().err
+    assert not (tmp_path / "m.keras").exists()
+    assert main(["train", str(empty), "-o", str(tmp_path / "missing" / "m.keras"), "--preset", "tiny"]) == 2
+    assert "missing: no such folder" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
+
+def test_a_new_input_is_not_served_from_the_old_cache(tmp_path):
+    from grammarvae.train import train
+
+    first, second = tmp_path / "a.smi", tmp_path / "b.smi"
+    first.write_text("\n".join(SMILES * 10))
+    second.write_text("\n".join(SMILES[:4] * 5))
+    out = tmp_path / "m.keras"
+    train(first, out, preset="tiny", epochs=1, batch_size=16, verbose=0)
+    train(second, out, preset="tiny", epochs=1, batch_size=16, verbose=0)
+    import json
+
+    info = json.loads((tmp_path / "m.train.json").read_text())
+    assert info["train_rows"] + info["val_rows"] == 20  # the second file's rows, not the first's 80
+    assert len((tmp_path / "m.log.csv").read_text().strip().splitlines()) == 2  # a new log: header + 1 epoch
+    with pytest.raises(ValueError, match="a.smi: not the input this run was trained on"):
+        train(first, out, preset="tiny", epochs=2, batch_size=16, verbose=0, resume=True)
