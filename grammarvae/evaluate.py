@@ -36,21 +36,23 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
 
     samples = model.sample(n_prior, seed=seed)
     out = sample_metrics(samples, train=train)
+    out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
     if n_unique:
         out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1))["uniqueness"]
-    out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
-    # One encoding and one network pass per chunk serve both the decodes and the step accuracy.
+    # One encoding serves everything below; for the one-shot decoder, one network pass per
+    # chunk serves both the decodes and the step accuracy.
     test = list(test)
     res = encode_smiles(test, model.max_len, model.grammar)
     rows = np.nonzero(res.ok)[0]
+    mean, log_var = model.encode_ids(res.X[rows], return_log_var=True)
     decoded: list = [None] * len(test)
     right, steps = np.zeros(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
     for i in range(0, len(rows), DECODE_CHUNK):
-        chunk, X = rows[i:i + DECODE_CHUNK], res.X[rows[i:i + DECODE_CHUNK]]
-        z = model.encode_ids(X)
-        for j, s in zip(chunk, model.decode(z, greedy=True)):
-            decoded[j] = s
+        chunk, X, z = rows[i:i + DECODE_CHUNK], res.X[rows[i:i + DECODE_CHUNK]], mean[i:i + DECODE_CHUNK]
         logits = model.step_logits(X, z)
+        smiles = model.decode(z) if model.autoregressive else model.decoder_engine.decode(logits)
+        for j, s in zip(chunk, smiles):
+            decoded[j] = s
         right[i:i + len(chunk)], steps[i:i + len(chunk)] = step_accuracy(logits, X, model.grammar)
         if progress:
             progress(i + len(chunk), len(rows))
@@ -60,7 +62,6 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     out["reconstruction_similarity"] = mean_similarity(test, decoded)
     encoded = [test[i] for i in rows]
     if len(rows):
-        mean, log_var = model.encode_ids(res.X[rows], return_log_var=True)
         out["kl_nats"] = float(np.mean(0.5 * np.sum(mean ** 2 + np.exp(log_var) - 1.0 - log_var, axis=1)))
         shuffled = mean[np.random.default_rng(seed).permutation(len(mean))]
         out["reconstruction_shuffled_z"] = reconstruction_accuracy(encoded, model.decode(shuffled))
