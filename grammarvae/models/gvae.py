@@ -79,15 +79,15 @@ class GrammarVAE(VAE):
         g = Grammar(text, name=str(grammar))
         P = g.n_productions
         dec_seed = None if seed is None else seed + 1
-        if decoder == "autoregressive":
-            # Reads batches cut to their own longest derivation: the encoder pads them back.
-            encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
-                                     arch["latent_dim"], seed=seed, pad_token=g.pad)
+        autoregressive = decoder == "autoregressive"
+        # The autoregressive model reads batches cut to their longest derivation: its encoder
+        # pads them back to max_len with the padding production.
+        encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
+                                 arch["latent_dim"], seed=seed, pad_token=g.pad if autoregressive else None)
+        if autoregressive:
             network = AutoregressiveGRUDecoder(arch["latent_dim"], P, arch["max_len"], arch["gru"],
                                                seed=dec_seed, name="decoder")
         else:
-            encoder = conv1d_encoder(arch["max_len"], P, arch["filters"], arch["kernels"], arch["dense"],
-                                     arch["latent_dim"], seed=seed)
             network = gru_decoder(arch["latent_dim"], arch["max_len"], P, arch["gru"], dense=arch["dense"],
                                   seed=dec_seed)
         kwargs.pop("encoder", None), kwargs.pop("log_likelihood", None)
