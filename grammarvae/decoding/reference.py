@@ -36,7 +36,9 @@ class ReferenceMolecule:
 
     def __init__(self, grammar, steps: int):
         self.g, self.steps, self.t = grammar, steps, 0
-        self.stack = [(grammar.start.symbol(), None)]  # (symbol, index of the atom it belongs to)
+        # (symbol, index of the atom it belongs to); `Nothing` under the start symbol, which a
+        # finished derivation keeps taking (the padding production) and pushing back.
+        self.stack = [("Nothing", None), (grammar.start.symbol(), None)]
         self.atoms: list[_Atom] = []
         self.bonded: set[frozenset] = set()
         self.open_rings: dict[int, tuple[int, int]] = {}  # label -> (opener atom, step written)
@@ -164,17 +166,11 @@ class ReferenceMolecule:
 
     @property
     def finished(self) -> bool:
-        return self.stack == [("Nothing", None)] or not self.stack
+        return self.stack == [("Nothing", None)]
 
     def dropped(self) -> list[int]:
         """Steps of the ring digits still open (to drop)."""
         return sorted(step for _, step in self.open_rings.values())
-
-
-def _molecule(grammar, steps):
-    m = ReferenceMolecule(grammar, steps)
-    m.stack = [("Nothing", None), (grammar.start.symbol(), None)]
-    return m
 
 
 def reference_decode(grammar, logits: np.ndarray) -> np.ndarray:
@@ -182,7 +178,7 @@ def reference_decode(grammar, logits: np.ndarray) -> np.ndarray:
     B, T, _ = logits.shape
     out = np.full((B, T), grammar.pad, dtype=np.int64)
     for b in range(B):
-        m = _molecule(grammar, T)
+        m = ReferenceMolecule(grammar, T)
         for t in range(T):
             if m.finished:
                 break
@@ -198,7 +194,7 @@ def first_illegal_step(grammar, ids: np.ndarray):
     not keep, or None if every choice is one they keep and every derivation ends."""
     B, T = ids.shape
     for b in range(B):
-        m = _molecule(grammar, T)
+        m = ReferenceMolecule(grammar, T)
         for t in range(T):
             if m.finished:
                 if ids[b, t] != grammar.pad:
