@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--batches", type=int, default=30)
     args = ap.parse_args()
-    from grammarvae.data import encode_smiles
+    from grammarvae.data import encode_smiles, sequence_lengths
     from grammarvae.io import iter_smiles
 
     if not Path(args.data).is_file():
@@ -54,7 +54,7 @@ def main() -> None:
     smiles = [r.smiles for _, r in zip(range(args.rows), iter_smiles(args.data))]
     res = encode_smiles(smiles, 160)
     X = res.X[res.ok]
-    lengths = (X != X[0, -1]).sum(1)
+    lengths = sequence_lengths(X)
     print(f"{len(X)} MOSES rows, derivations {lengths.mean():.0f} steps on average (of 160); "
           f"{args.batches} timed batches per setup")
     setups = [("today: one-shot, 160 steps, batch 128", "one-shot", False, 128, False),
