@@ -81,7 +81,7 @@ class DecodeState:
         # Results of rows already dropped, by batch row.
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_dropped: list[list[int]] = [[] for _ in range(n)]
-        self._keep = None  # this step's candidates and keep mask, once computed
+        self._step = {}  # this step's top symbols and atoms, candidates and keep mask, once computed
 
     def __len__(self) -> int:
         return len(self.batch_row)
@@ -104,10 +104,10 @@ class DecodeState:
         """The atom the top symbol belongs to (NO_ATOM for the start symbol and `Nothing`)."""
         return self.stack_atom.reshape(-1).take(np.arange(len(self)) * self.stack_atom.shape[1] + self.depth - 1)
 
-    def situation(self, top: np.ndarray) -> SimpleNamespace:
-        """What the rules read of each molecule now, as (n, 1) columns."""
+    def situation(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
+        """What the rules read of each molecule now, as (n, 1) columns (`top` and its `atom`
+        as `top()` and `_top_atom()` give them)."""
         d, rows = self.decoder, np.arange(len(self))
-        atom = self._top_atom()
         at = np.maximum(atom, 0)
         valence = self.valence[rows, at]
         bonds = self.bonds[rows, at]
@@ -140,7 +140,7 @@ class DecodeState:
         closable = is_open & (opener != here) & (opener != parent) & (self.ring_barred[r] != here)
         return is_open, closable
 
-    def candidates(self, top: np.ndarray) -> SimpleNamespace:
+    def candidates(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
         """Each row's W candidate productions and their attributes, (n, W) arrays; for rows
         whose top is a ring-label digit, also whether each candidate's label is open and
         closable here."""
@@ -150,21 +150,27 @@ class DecodeState:
         c.label_closable = np.zeros(c.label.shape, dtype=bool)
         digits = np.flatnonzero(top == d.prods.digit)
         if len(digits):
-            is_open, closable = self._ring_labels(digits, self._top_atom())
+            is_open, closable = self._ring_labels(digits, atom)
             lab = c.label[digits]
             c.label_open[digits] = np.take_along_axis(is_open, lab, axis=1) & (lab > 0)
             c.label_closable[digits] = np.take_along_axis(closable, lab, axis=1) & (lab > 0)
         return c
 
+    def _here(self):
+        """(top symbols, their atoms) of this step."""
+        if "here" not in self._step:
+            self._step["here"] = (self.top(), self._top_atom())
+        return self._step["here"]
+
     def _rules(self):
-        if self._keep is None:
-            top = self.top()
-            c = self.candidates(top)
-            keep = rules.keep(c, self.situation(top))
+        if "rules" not in self._step:
+            top, atom = self._here()
+            c = self.candidates(top, atom)
+            keep = rules.keep(c, self.situation(top, atom))
             # A row with nothing kept (a finished one never is) takes its first candidate.
             keep |= c.first & ~rules.row_any(keep)[:, None]
-            self._keep = (c.production, keep)
-        return self._keep
+            self._step["rules"] = (c.production, keep)
+        return self._step["rules"]
 
     def allowed(self) -> np.ndarray:
         """(len(self), n_productions) bool: the productions each row may take now."""
@@ -203,7 +209,7 @@ class DecodeState:
         d, prods = self.decoder, self.decoder.prods
         p = np.asarray(p, dtype=np.int64)
         rows = np.arange(len(self))
-        top, owner = self.top(), self._top_atom()
+        top, owner = self._here()
         self.chosen[:, self.t] = p
         attr = {name: getattr(prods, name).take(p) for name in (
             "steps_needed", "atoms_pushed", "bonds_added", "element_valence", "single_only", "is_multiple_bond",
@@ -244,7 +250,7 @@ class DecodeState:
         if len(ring):
             self._ring_bond(ring, attr["label"][ring], atom[ring])
         self.t += 1
-        self._keep = None
+        self._step = {}
 
     def _ring_bond(self, r, label, atom) -> None:
         """Rows r write ring label `label` on `atom`: it closes that ring if open, else opens it."""
@@ -275,7 +281,7 @@ class DecodeState:
             setattr(new, name, getattr(self, name)[index])
         new.result_ids = self.result_ids.copy()
         new.result_dropped = [list(d) for d in self.result_dropped]
-        new._keep = None
+        new._step = {}
         return new
 
     def copy(self) -> "DecodeState":
@@ -291,7 +297,7 @@ class DecodeState:
         kept = np.flatnonzero(~done)
         for name in self.ROW_FIELDS:
             setattr(self, name, getattr(self, name)[kept])
-        self._keep = None
+        self._step = {}
         return kept
 
     def _store(self, r) -> None:
