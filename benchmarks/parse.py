@@ -15,7 +15,6 @@ import argparse
 import time
 from pathlib import Path
 
-import nltk
 
 from grammarvae import Grammar
 from grammarvae.io import sample_smiles
@@ -37,7 +36,7 @@ def main() -> None:
             continue
         smiles = sample_smiles(path, args.n, seed=args.seed)
         g = Grammar(Grammar.load("zinc").cfg_text, name="zinc")  # fresh memo
-        chart = nltk.ChartParser(g.cfg)
+        chart = g.chart_parser()
         ref_set = smiles[: args.n_nltk]
         t = time.perf_counter()
         ref = [[g.index[p] for p in next(chart.parse(g.tokenize(s))).productions()] for s in ref_set]

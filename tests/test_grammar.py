@@ -33,7 +33,7 @@ def test_round_trip_on_real_molecules(grammar, sample):
 
 def test_equal_to_nltk_chart_parser(grammar, sample):
     name, smiles = sample
-    chart = nltk.ChartParser(grammar.cfg)
+    chart = grammar.chart_parser()
     for s in smiles[:150]:
         tree = next(chart.parse(grammar.tokenize(s)))
         assert grammar.parse(s) == [grammar.index[p] for p in tree.productions()], s

@@ -185,6 +185,15 @@ class Grammar:
             raise GrammarError(f"unknown symbol {smiles[pos]!r}", smiles, pos)
         return tokens
 
+    def chart_parser(self):
+        """nltk's ChartParser over this grammar: the reference `parse` is checked against.
+        Without a time limit (nltk 3.10 stops a parse after 5 s by default, which a loaded
+        machine can reach on a long molecule)."""
+        import inspect
+
+        unlimited = {"max_time": None} if "max_time" in inspect.signature(nltk.ChartParser).parameters else {}
+        return nltk.ChartParser(self.cfg, **unlimited)
+
     def parse(self, smiles: str) -> list[int]:
         """Leftmost-derivation production indices of `smiles` (as nltk's ChartParser gives).
 
