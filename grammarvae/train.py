@@ -109,7 +109,8 @@ def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None
     return X, ok
 
 
-def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps) -> None:
+def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps,
+                   mmd_weight=None) -> None:
     """ValueError naming the first setting out of range (before any work is done)."""
     checks = [
         (isinstance(epochs, int) and epochs >= 1, f"epochs must be at least 1, got {epochs}"),
@@ -119,6 +120,8 @@ def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate
         (np.isfinite(learning_rate) and learning_rate > 0, f"learning rate must be a positive number, got {learning_rate}"),
         (np.isfinite(beta) and beta >= 0, f"beta must be a number >= 0, got {beta}"),
         (kl_warmup_steps >= 0, f"KL warm-up must be at least 0 batches, got {kl_warmup_steps}"),
+        (mmd_weight is None or (np.isfinite(mmd_weight) and mmd_weight >= 0),
+         f"MMD weight must be a number >= 0, got {mmd_weight}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -129,12 +132,15 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           steps_per_epoch: int | None = None, batch_size: int = 256, val_split: float = 0.01,
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
-          kl_warmup_steps: int = 0, decoder: str = "one-shot", **arch) -> dict:
+          kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
+          mmd_kernel: str = "imq", **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
-    ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches."""
+    ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
+    ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run keeps the
+    objective its checkpoint was made with, except beta, which follows the schedule."""
     out = Path(out)
-    check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps)
+    check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
         raise ValueError(f"{out.parent}: no such folder (create it first)")
     if not Path(data).is_file():
@@ -151,7 +157,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if resume and out.exists() and not backup.exists():
         model = GrammarVAE.load(out)
     else:
-        model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, **arch)
+        model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
+                           mmd_kernel=mmd_kernel, **arch)
     X, ok = prepare(data, out, model.max_len, column)
     if not ok.any():
         raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")

@@ -93,7 +93,7 @@ def test_gradients_reach_the_encoder_through_sampling():
     vae = _bernoulli_vae(beta=0.0)  # no KL: the encoder learns only through the sampled z
     x = _patterns(64)
     with tf.GradientTape() as tape:
-        total, _, _ = vae(x, training=True, return_terms=True)
+        total = vae(x, training=True, return_terms=True)["loss"]
     head = vae.encoder.get_layer("gaussian")
     weights = [head.mean.kernel, head.log_var.kernel]
     grads = tape.gradient(total, weights)
@@ -104,7 +104,8 @@ def test_beta_scales_the_kl_term():
     x = _patterns(64)
     for beta in (0.0, 0.5, 4.0):
         vae = _bernoulli_vae(beta=beta)
-        total, rec, kl = (float(t) for t in vae(x, training=True, return_terms=True))
+        terms = vae(x, training=True, return_terms=True)
+        total, rec, kl = (float(terms[k]) for k in ("loss", "reconstruction_loss", "kl_loss"))
         assert kl > 0
         assert total == pytest.approx(rec + beta * kl, rel=1e-5)
 

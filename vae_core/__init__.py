@@ -10,7 +10,9 @@
 Pieces: `Sampling` (reparameterisation), `gaussian_kl` / `gaussian_kl_mc`, log-likelihoods
 (`Bernoulli`, `Categorical`, `Gaussian`, or any callable), encoder and decoder blocks,
 an autoregressive decoder (`AutoregressiveGRUDecoder`, stepped by `generate` or by a caller
-that chooses each output), and `VAE` with its `train_step`, `elbo` and `iwae_bound`.
+that chooses each output), and `VAE` with its `train_step`, `elbo` and `iwae_bound`. The
+objectives beyond the ELBO: beta and several samples (`VAE`), the MMD of InfoVAE (`mmd`,
+`VAE(mmd_weight=...)`, `InfoVAE`) and VQ-VAE's discrete code (`VectorQuantizer`, `VQVAE`).
 """
 
 from vae_core.autoregressive import AutoregressiveGRUDecoder, generate, select_rows
@@ -18,11 +20,14 @@ from vae_core.callbacks import KLAnnealing
 from vae_core.blocks import GaussianHead, PadSequence, conv1d_encoder, gru_decoder, mlp_decoder, mlp_encoder
 from vae_core.kl import gaussian_kl, gaussian_kl_mc, standard_normal_log_prob, gaussian_log_prob
 from vae_core.likelihoods import Bernoulli, Categorical, Gaussian, get_log_likelihood
-from vae_core.model import VAE
+from vae_core.mmd import mmd
+from vae_core.model import VAE, InfoVAE
 from vae_core.sampling import Sampling
+from vae_core.steps import TermsModel
+from vae_core.vq import VQVAE, VectorQuantizer, perplexity
 
 __all__ = [
-    "VAE", "Sampling", "AutoregressiveGRUDecoder", "generate", "select_rows", "KLAnnealing", "GaussianHead", "PadSequence", "mlp_encoder", "mlp_decoder", "conv1d_encoder", "gru_decoder",
+    "VAE", "InfoVAE", "VQVAE", "VectorQuantizer", "TermsModel", "mmd", "perplexity", "Sampling", "AutoregressiveGRUDecoder", "generate", "select_rows", "KLAnnealing", "GaussianHead", "PadSequence", "mlp_encoder", "mlp_decoder", "conv1d_encoder", "gru_decoder",
     "gaussian_kl", "gaussian_kl_mc", "gaussian_log_prob", "standard_normal_log_prob",
     "Bernoulli", "Categorical", "Gaussian", "get_log_likelihood",
 ]

@@ -1,4 +1,5 @@
-"""`VAE`: a Keras model that trains with plain `fit` on reconstruction + beta * KL.
+"""`VAE`: a Keras model that trains with plain `fit` on reconstruction + beta * KL
+(+ an MMD term: InfoVAE), and `InfoVAE`, the same model named by InfoVAE's alpha and lambda.
 
     >>> vae = VAE(encoder, decoder, log_likelihood="bernoulli", beta=1.0, n_samples=1)
     >>> vae.compile(optimizer="adam")
@@ -6,10 +7,10 @@
     >>> vae.encode(x)                                       # latent means (numpy)
     >>> vae.sample(16, seed=0)                              # decoder outputs at z ~ N(0, I)
     >>> vae.iwae_bound(x, k=100)                            # per-example log p(x) lower bounds
+    >>> InfoVAE(encoder, decoder, alpha=1.0, lambda_=100.0)  # also logs mmd
 
 The loss terms live in one place (`call(..., return_terms=True)`, all `keras.ops`); the
-train and test steps around them are written once for TensorFlow (GradientTape) and once
-for JAX (stateless calls), each a few lines.
+train and test steps around them are `vae_core.steps.TermsModel`'s.
 """
 
 from __future__ import annotations
@@ -20,85 +21,23 @@ from keras import ops
 
 from vae_core.kl import gaussian_kl, gaussian_kl_mc, gaussian_log_prob, standard_normal_log_prob
 from vae_core.likelihoods import get_log_likelihood
+from vae_core.mmd import KERNELS, mmd
 from vae_core.sampling import Sampling
-
-_BACKEND = keras.backend.backend()
+from vae_core.steps import TermsModel
 
 
 def _argmax(logits, t):
     return logits.argmax(-1)
 
 
-def _x_of(data):
-    """x from what a dataset yields: x, (x,), (x, y) or (x, y, w)."""
-    return data[0] if isinstance(data, (tuple, list)) else data
-
-
-if _BACKEND == "tensorflow":
-    import tensorflow as tf
-
-    class _Steps:
-        def train_step(self, data):
-            x = _x_of(data)
-            with tf.GradientTape() as tape:
-                total, rec, kl = self(x, training=True, return_terms=True)
-                objective = total + ops.sum(self.losses) if self.losses else total
-                replicas = tf.distribute.get_strategy().num_replicas_in_sync
-                scaled = objective / replicas  # replicas' gradients are summed
-            grads = tape.gradient(scaled, self.trainable_weights)
-            self.optimizer.apply(grads, self.trainable_weights)
-            return self._record(total, rec, kl)
-
-        def test_step(self, data):
-            return self._record(*self(_x_of(data), training=False, return_terms=True))
-
-elif _BACKEND == "jax":
-    import jax
-
-    class _Steps:
-        def train_step(self, state, data):
-            trainable, non_trainable, opt_vars, metric_vars = state
-            x = _x_of(data)
-
-            def objective(tv, ntv):
-                (total, rec, kl), ntv = self.stateless_call(tv, ntv, x, training=True, return_terms=True)
-                return total, (rec, kl, ntv)
-
-            (total, (rec, kl, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
-                trainable, non_trainable)
-            trainable, opt_vars = self.optimizer.stateless_apply(opt_vars, grads, trainable)
-            logs, metric_vars = self._record_stateless(metric_vars, total, rec, kl)
-            return logs, (trainable, non_trainable, opt_vars, metric_vars)
-
-        def test_step(self, state, data):
-            trainable, non_trainable, metric_vars = state
-            (total, rec, kl), non_trainable = self.stateless_call(
-                trainable, non_trainable, _x_of(data), training=False, return_terms=True)
-            logs, metric_vars = self._record_stateless(metric_vars, total, rec, kl)
-            return logs, (trainable, non_trainable, metric_vars)
-
-        def _record_stateless(self, metric_vars, *values):
-            logs, new_vars, i = {}, [], 0
-            for metric, value in zip(self.metrics, values):
-                mv = metric_vars[i:i + len(metric.variables)]
-                i += len(metric.variables)
-                mv = metric.stateless_update_state(mv, value)
-                logs[metric.name] = metric.stateless_result(mv)
-                new_vars += mv
-            return logs, new_vars
-
-else:  # torch and others: Keras's own train_step calling compute_loss
-
-    class _Steps:
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            total, rec, kl = self(x, training=training, return_terms=True)
-            self._record(total, rec, kl)
-            return total
-
-
 @keras.saving.register_keras_serializable(package="vae_core")
-class VAE(_Steps, keras.Model):
+class VAE(TermsModel):
     """A variational autoencoder over any encoder and decoder.
+
+    The objective, per example: reconstruction + beta * KL(q(z|x) || p(z)), plus
+    ``mmd_weight * MMD(q(z) || p(z))`` when `mmd_weight` is set: the MMD between the batch's
+    sampled z and as many draws from p(z) = N(0, I) (`vae_core.mmd`), which pulls the
+    aggregate posterior onto the prior without asking each q(z|x) to be wide (InfoVAE).
 
     Args:
         encoder: a model mapping x to ``(mean, log_var)`` of q(z|x).
@@ -109,14 +48,21 @@ class VAE(_Steps, keras.Model):
         n_samples: latent samples per example in training (L of the SGVB estimator).
         kl: "analytic" (closed form) or "mc" (Monte Carlo at the sampled z).
         seed: seed of the sampling layer.
+        mmd_weight: weight of the MMD term; None (the default) leaves it out, a number
+            (0 included) computes it and reports it as ``mmd``.
+        mmd_kernel: "gaussian" or "imq", with the scale `vae_core.mmd` defaults to.
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, log_likelihood="bernoulli",
                  beta: float = 1.0, n_samples: int = 1, kl: str = "analytic", seed: int | None = None,
-                 **kwargs):
+                 mmd_weight: float | None = None, mmd_kernel: str = "imq", **kwargs):
         super().__init__(**kwargs)
         if kl not in ("analytic", "mc"):
             raise ValueError(f"kl must be 'analytic' or 'mc', got {kl!r}")
+        if mmd_kernel not in KERNELS:
+            raise ValueError(f"mmd_kernel must be one of {KERNELS}, got {mmd_kernel!r}")
+        if mmd_weight is not None and not (np.isfinite(mmd_weight) and mmd_weight >= 0):
+            raise ValueError(f"mmd_weight must be a number >= 0 or None, got {mmd_weight}")
         self.encoder = encoder
         self.decoder = decoder
         self.log_likelihood = get_log_likelihood(log_likelihood)
@@ -126,10 +72,13 @@ class VAE(_Steps, keras.Model):
         self.beta_variable = keras.Variable(self.initial_beta, trainable=False, name="beta", dtype="float32")
         self.kl = kl
         self.seed = seed
+        self.mmd_weight = None if mmd_weight is None else float(mmd_weight)
+        self.mmd_kernel = mmd_kernel
         self.sampler = Sampling(self.n_samples, seed=seed, name="sampling")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        self.mmd_tracker = keras.metrics.Mean(name="mmd") if self.mmd_weight is not None else None
 
     def build(self, input_shape=None):
         # The encoder and decoder arrive built; the sampling layer has no weights.
@@ -138,7 +87,8 @@ class VAE(_Steps, keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+        trackers = [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
+        return trackers + ([self.mmd_tracker] if self.mmd_tracker is not None else [])
 
     @property
     def beta(self) -> float:
@@ -157,8 +107,9 @@ class VAE(_Steps, keras.Model):
 
     # ------------------------------------------------------------------ maths
     def call(self, x, training=None, return_terms: bool = False):
-        """Decoder output at the latent mean; with ``return_terms``, the batch means of
-        (loss, reconstruction loss, KL) with `n_samples` reparameterised samples."""
+        """Decoder output at the latent mean; with ``return_terms``, a dict of batch means
+        with `n_samples` reparameterised samples: loss, reconstruction_loss, kl_loss (and
+        mmd when `mmd_weight` is set)."""
         mean, log_var = self.encoder(x, training=training)
         if not return_terms:
             return self._decode(mean, x, training)
@@ -168,7 +119,14 @@ class VAE(_Steps, keras.Model):
         kl = gaussian_kl(mean, log_var) if self.kl == "analytic" else ops.mean(
             gaussian_kl_mc(z if L > 1 else z[None], mean, log_var), axis=0)
         rec = ops.mean(rec, axis=0)
-        return ops.mean(rec + ops.cast(self.beta_variable, rec.dtype) * kl), ops.mean(rec), ops.mean(kl)
+        loss = ops.mean(rec + ops.cast(self.beta_variable, rec.dtype) * kl)
+        terms = {"loss": loss, "reconstruction_loss": ops.mean(rec), "kl_loss": ops.mean(kl)}
+        if self.mmd_weight is not None:
+            flat = ops.reshape(z, (-1, z.shape[-1]))
+            prior = self.sampler([ops.zeros_like(flat), ops.zeros_like(flat)], n_samples=1)
+            terms["mmd"] = mmd(flat, prior, kernel=self.mmd_kernel)
+            terms["loss"] = loss + self.mmd_weight * terms["mmd"]
+        return terms
 
     def _log_likelihood(self, x, z, training=None):
         """log p(x|z) for z of shape (batch, d) or (L, batch, d); returns (L, batch)."""
@@ -190,12 +148,6 @@ class VAE(_Steps, keras.Model):
         if self.autoregressive:
             return self.decoder(z, x, training=training)
         return self.decoder(z, training=training)
-
-    def _record(self, total, rec, kl):
-        self.loss_tracker.update_state(total)
-        self.reconstruction_tracker.update_state(rec)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
 
     # ------------------------------------------------------------ conveniences
     def encode(self, x, batch_size: int = 256, return_log_var: bool = False):
@@ -257,6 +209,7 @@ class VAE(_Steps, keras.Model):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "log_likelihood": keras.saving.serialize_keras_object(self.log_likelihood),
             "beta": self.initial_beta, "n_samples": self.n_samples, "kl": self.kl, "seed": self.seed,
+            "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel,
         }
 
     @classmethod
@@ -266,3 +219,27 @@ class VAE(_Steps, keras.Model):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
+
+
+@keras.saving.register_keras_serializable(package="vae_core")
+class InfoVAE(VAE):
+    """InfoVAE (Zhao et al. 2017), by its own parameters: the objective is
+    reconstruction + (1 - alpha) * KL + (alpha + lambda - 1) * MMD(q(z) || p(z)), that is
+    `VAE` with beta = 1 - alpha and mmd_weight = alpha + lambda - 1. alpha = 0, lambda = 1
+    is the plain VAE (its MMD still reported); alpha = 1 drops the per-example KL (the
+    MMD-VAE), and a large lambda holds the aggregate posterior to the prior.
+
+        >>> InfoVAE(encoder, decoder, alpha=1.0, lambda_=100.0, mmd_kernel="imq")
+    """
+
+    def __init__(self, encoder, decoder, alpha: float = 1.0, lambda_: float = 1.0, **kwargs):
+        for key in ("beta", "mmd_weight"):
+            kwargs.pop(key, None)  # both follow from alpha and lambda (a loaded config holds them)
+        if not (np.isfinite(alpha) and np.isfinite(lambda_) and alpha <= 1 and alpha + lambda_ >= 1):
+            raise ValueError(f"InfoVAE needs alpha <= 1 and alpha + lambda >= 1 (both weights >= 0), "
+                             f"got alpha={alpha}, lambda={lambda_}")
+        super().__init__(encoder, decoder, beta=1.0 - alpha, mmd_weight=alpha + lambda_ - 1.0, **kwargs)
+        self.alpha, self.lambda_ = float(alpha), float(lambda_)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "lambda_": self.lambda_}

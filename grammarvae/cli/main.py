@@ -102,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--beta", type=float, default=1.0, help="KL weight (default: 1)")
     p.add_argument("--kl-warmup", type=int, default=0, metavar="STEPS",
                    help="raise the KL weight from 0 to --beta over this many batches (default: 0)")
+    p.add_argument("--mmd-weight", type=float, metavar="W",
+                   help="add InfoVAE's MMD of the latents from N(0, I), weighted W (default: none)")
+    p.add_argument("--mmd-kernel", default="imq", choices=["imq", "gaussian"],
+                   help="the MMD's kernel (default: imq)")
     p.add_argument("--column", help="SMILES column of a CSV")
     p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
     _add_common(p, model=False)
@@ -303,7 +307,8 @@ def cmd_train(args) -> int:
         hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
-                     beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder)
+                     beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
+                     mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel)
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
         return 1

@@ -54,7 +54,8 @@ class GrammarVAE(VAE):
     Args:
         preset: "paper", "small" or "tiny"; any field can be overridden by keyword.
         grammar: a grammar name or .cfg path (its text is stored in the saved model).
-        beta: as in `vae_core.VAE`.
+        beta, mmd_weight, mmd_kernel: the objective, as in `vae_core.VAE`: reconstruction +
+            beta * KL (+ mmd_weight * MMD of the batch's z from N(0, I), InfoVAE's term).
         seed: seeds the initial weights (the same seed builds the same untrained model) and
             the training-time sampling layer.
         decoder: "one-shot" (the paper's: a GRU that sees z repeated over the steps) or
@@ -286,7 +287,8 @@ class GrammarVAE(VAE):
         return {**{k: base[k] for k in ("name", "trainable") if k in base},
                 "preset": self.preset, "grammar": self.grammar_name, "grammar_text": self.grammar.cfg_text,
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()},
-                "beta": self.beta, "seed": self.seed, "decoder": self.decoder_kind}
+                "beta": self.beta, "seed": self.seed, "decoder": self.decoder_kind,
+                "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel}
 
     @classmethod
     def from_config(cls, config):
