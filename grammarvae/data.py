@@ -185,6 +185,7 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
     lengths = sequence_lengths(X) if by_length else None
 
     def batches():
+        _keep_large_allocations_off_mmap()
         rng = np.random.default_rng(seed + epoch[0])
         epoch[0] += 1
         if by_length:
@@ -203,5 +204,35 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
 
     shape = (None, None) if by_length else (None, T)
     ds = tf.data.Dataset.from_generator(batches, output_signature=tf.TensorSpec(shape, tf.int32))
-    ds = ds.map(lambda b: tf.one_hot(b, n_productions, dtype=tf.float32), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(2)
+    ds = ds.map(lambda b: tf.one_hot(b, n_productions, dtype=tf.float32), num_parallel_calls=1)
+    return ds.prefetch(2).with_options(_lean_options())
+
+
+def _keep_large_allocations_off_mmap() -> None:
+    """Undo what TensorFlow's generator dataset (2.21) does to glibc's malloc: it sets
+    M_TRIM_THRESHOLD to 128 kB, which also freezes the mmap threshold at 128 kB, so every
+    tensor of a training step (megabytes each) is mapped and unmapped anew: a third of the
+    CPU went to the kernel and a batch took 1.20 s instead of 0.67 s here. Called as each
+    pass over the data begins (after the dataset op has applied its setting); a no-op where
+    the C library is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD: glibc's own upper bound on 64-bit
+        libc.mallopt(-1, 64 * 1024 * 1024)  # M_TRIM_THRESHOLD: give memory back only in large runs
+    except (OSError, AttributeError):
+        pass
+
+
+def _lean_options():
+    """tf.data without its autotuner, its own thread pool or graph rewrites: on a 2-core CPU
+    they take cores from the training step (fit ran at 1.02 s a batch with them, 0.61 s
+    without; `benchmarks/train_speed.py`). A batch is one small gather and one-hot."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    options.experimental_optimization.apply_default_optimizations = False
+    return options

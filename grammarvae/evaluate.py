@@ -17,7 +17,7 @@ from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,
-             sampled_protocol: int = 0) -> dict:
+             sampled_protocol: int = 0, prior_decoding: str = "greedy") -> dict:
     """Prior validity, uniqueness, novelty (with `train`), internal diversity of `n_prior`
     samples, and their realism against `test` (`grammarvae.realism`: ring shares beside the
     test set's, property distances, SNN, fragment and scaffold similarity); reconstruction
@@ -27,6 +27,10 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     encode count as failures. Also the mean KL of q(z|x) from the prior in nats, and the
     reconstruction when the test latents are shuffled (about 0 if the decoder uses z).
 
+    Prior samples are decoded greedily (``prior_decoding="greedy"``) or drawn from the
+    decoder's distribution p(x|z) at temperature 1 (``"sampled"``: the generative model's
+    own samples, as MOSES and the Grammar VAE paper draw them).
+
     Options: `beam_width` adds reconstruction by beam search; `n_unique` adds the uniqueness
     of that many prior samples; `sampled_protocol=k` adds the literature's sampled protocol
     on the first k test molecules (10 latents drawn from q(z|x), 10 sampled decodes each:
@@ -34,11 +38,14 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     from grammarvae.models.gvae import DECODE_CHUNK
     from grammarvae.realism import realism
 
-    samples = model.sample(n_prior, seed=seed)
-    out = sample_metrics(samples, train=train)
+    if prior_decoding not in ("greedy", "sampled"):
+        raise ValueError(f"prior_decoding must be 'greedy' or 'sampled', got {prior_decoding!r}")
+    greedy = prior_decoding == "greedy"
+    samples = model.sample(n_prior, seed=seed, greedy=greedy)
+    out = {"prior_decoding": prior_decoding, **sample_metrics(samples, train=train)}
     out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
     if n_unique:
-        out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1))["uniqueness"]
+        out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1, greedy=greedy))["uniqueness"]
     # One encoding serves everything below; for the one-shot decoder, one network pass per
     # chunk serves both the decodes and the step accuracy.
     test = list(test)

@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unique-n", type=int, metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
     p.add_argument("--sampled-protocol", type=int, default=0, metavar="K",
                    help="also the sampled 10 x 10 reconstruction protocol on the first K test molecules")
+    p.add_argument("--prior-decoding", default="greedy", choices=["greedy", "sampled"],
+                   help="decode prior samples greedily or draw them from p(x|z) (default: greedy)")
     p.add_argument("--json", help="also write the figures here")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -327,7 +329,8 @@ def cmd_evaluate(args) -> int:
     train = [r.smiles for r in _rows(args.train, args.column)] if args.train else None
     with Bar("reconstructing") as bar:
         figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
-                           beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol)
+                           beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
+                           prior_decoding=args.prior_decoding)
     for k, v in figures.items():
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:
