@@ -137,8 +137,9 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
-    ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run keeps the
-    objective its checkpoint was made with, except beta, which follows the schedule."""
+    ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run trains with the
+    objective given now (beta by the schedule, the MMD term as given), so a run can change
+    its objective at a checkpoint."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
@@ -155,7 +156,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             _side(out, suffix).unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
     if resume and out.exists() and not backup.exists():
-        model = GrammarVAE.load(out)
+        model = with_mmd(GrammarVAE.load(out), mmd_weight, mmd_kernel)
     else:
         model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                            mmd_kernel=mmd_kernel, **arch)
@@ -217,6 +218,15 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
                                f"training stopped: {kept}")
     save_atomically(model, out)
     return hist.history
+
+
+def with_mmd(model: GrammarVAE, mmd_weight: float | None, mmd_kernel: str = "imq") -> GrammarVAE:
+    """`model`, or the same network and weights with this MMD term where it has another."""
+    if (model.mmd_weight, model.mmd_kernel) == (mmd_weight, mmd_kernel):
+        return model
+    other = GrammarVAE.from_config({**model.get_config(), "mmd_weight": mmd_weight, "mmd_kernel": mmd_kernel})
+    other.set_weights(model.get_weights())
+    return other
 
 
 def export(checkpoint: str | Path, out: str | Path) -> Path:

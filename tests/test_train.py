@@ -63,3 +63,19 @@ def test_a_resumed_run_trains_at_its_own_beta(tmp_path):
     rows = (tmp_path / "m.log.csv").read_text().strip().splitlines()
     beta = rows[0].split(",").index("beta")
     assert [float(r.split(",")[beta]) for r in rows[1:]] == pytest.approx([0.5, 0.1])
+
+
+def test_the_mmd_objective_trains_saves_and_can_be_switched_on_at_a_checkpoint(tmp_path):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 4))
+    out = tmp_path / "m.keras"
+    common = dict(preset="tiny", batch_size=8, val_split=0.1, verbose=0, decoder="autoregressive", beta=0.05)
+    hist = train(data, out, epochs=1, **common)
+    assert "mmd" not in hist and GrammarVAE.load(out).mmd_weight is None
+    hist = train(data, out, epochs=2, resume=True, mmd_weight=10.0, mmd_kernel="gaussian", **common)
+    model = GrammarVAE.load(out)
+    assert (model.mmd_weight, model.mmd_kernel) == (10.0, "gaussian")
+    assert len(hist["mmd"]) == 1 and hist["loss"][0] == pytest.approx(
+        hist["reconstruction_loss"][0] + 0.05 * hist["kl_loss"][0] + 10.0 * hist["mmd"][0], rel=1e-3)
+    with pytest.raises(ValueError, match="MMD weight must be a number >= 0, got -1"):
+        train(data, out, epochs=3, resume=True, mmd_weight=-1.0, **common)
