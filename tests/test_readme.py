@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4"]
+SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
+                  "VectorQuantizer(num_codes=16"]
 
 
 def block(marker: str) -> str:
@@ -30,5 +31,9 @@ def test_readme_block_runs(marker, capsys):
         printed = capsys.readouterr().out
         molecules = ast.literal_eval(printed.strip())  # the block prints a list of four SMILES
         assert len(molecules) == 4 and all(Chem.MolFromSmiles(s) is not None for s in molecules)
+    elif "VectorQuantizer" in marker:
+        assert {"mmd", "kl_loss"} <= set(namespace["info"].history.history)
+        assert 1.0 <= namespace["history"]["perplexity"][-1] <= 16.0
+        assert namespace["codes"].shape == (3, 2)
     else:
         assert namespace["tokens"].shape == (4, 12) and namespace["logits"].shape == (4, 12, 6)
