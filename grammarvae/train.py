@@ -12,6 +12,7 @@ A checkpoint of the whole model is written after every epoch (``model.keras``).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -54,6 +55,31 @@ class _SafeCheckpoint(keras.callbacks.Callback):
             return
         save_atomically(self.model, self.path)
         self.written = epoch
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """One CSV row of losses per epoch, appended to `path`. A resumed run that logs other
+    columns (an MMD term switched on) rewrites the file under the union of the columns,
+    the earlier rows left empty in the new ones (Keras's CSVLogger would append rows longer
+    than its header). Written to a temporary file and renamed."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        rows = []
+        if self.path.exists():
+            with open(self.path, newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        columns = ["epoch"] + sorted(set(row).union(*rows) - {"epoch"})
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, columns, restval="", lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows + [row])
+        os.replace(tmp, self.path)
 
 
 def _finite(model, logs=None) -> bool:
@@ -198,7 +224,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
         keras.callbacks.TerminateOnNaN(),
         checkpoint := _SafeCheckpoint(out),
-        keras.callbacks.CSVLogger(str(log_path), append=True),
+        _EpochLog(log_path),
     ]
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,

@@ -94,7 +94,7 @@ def test_interpolate_prints_the_path(model_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sample", "-n", "x"], "invalid int value"),
+    (["sample", "-n", "x"], "'x' is not a whole number"),
     (["frobnicate"], "invalid choice"),
     (["encode"], "required"),
 ])
@@ -114,7 +114,7 @@ def test_bad_files_give_one_line_errors(tmp_path, model_path, capsys):
     cases = [
         (["encode", str(tmp_path / "missing.smi"), "--model", model_path], "missing.smi: no such file"),
         (["encode", str(empty), "--model", model_path], "empty.smi: no SMILES in the file"),
-        (["sample", "--model", str(notmodel)], "notmodel.keras: not a loadable Keras model"),
+        (["sample", "--model", str(notmodel)], "notmodel.keras: not a grammarvae model"),
         (["decode", str(empty), "--model", model_path], "empty.smi: no latent rows in the file"),
     ]
     for argv, message in cases:
@@ -177,8 +177,9 @@ def test_autoregressive_train_decode_by_beam_and_evaluate(tmp_path, capsys):
     np.save(z, np.random.default_rng(0).normal(size=(3, 8)).astype("float32"))
     code, out, _ = run(["decode", str(z), "--beam-width", "3", "--model", str(model)], capsys)
     assert code == 0 and len(out.splitlines()) == 3
-    code, _, err = run(["decode", str(z), "--beam-width", "0", "--model", str(model)], capsys)
-    assert code == 2 and "--beam-width must be at least 1, got 0" in err
+    with pytest.raises(SystemExit) as info:
+        main(["decode", str(z), "--beam-width", "0", "--model", str(model)])
+    assert info.value.code == 2 and "--beam-width: 0 is below 1" in capsys.readouterr().err
     test = tmp_path / "test.smi"
     test.write_text("CCO\nCCN\nc1ccccc1\n")
     out = tmp_path / "m.json"

@@ -173,7 +173,7 @@ def test_save_load_round_trip(tiny, tmp_path):
 def test_load_refuses_files_that_are_not_models(tmp_path):
     bad = tmp_path / "bad.keras"
     bad.write_text("not a model")
-    with pytest.raises(ValueError, match="bad.keras: not a loadable Keras model"):
+    with pytest.raises(ValueError, match="bad.keras: not a grammarvae model"):
         GrammarVAE.load(bad)
     with pytest.raises(FileNotFoundError, match="no such model file"):
         GrammarVAE.load(tmp_path / "missing.keras")

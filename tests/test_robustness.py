@@ -128,7 +128,8 @@ def test_training_inputs_and_output_folders(tmp_path, capsys):
     assert "bad.smi: no SMILES in it could be encoded" in capsys.readouterr().err
     assert not (tmp_path / "m.keras").exists()
     assert main(["train", str(empty), "-o", str(tmp_path / "missing" / "m.keras"), "--preset", "tiny"]) == 2
-    assert "missing: no such folder" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+    err = capsys.readouterr().err
+    assert f"no such folder {tmp_path / 'missing'}" in err and not (tmp_path / "missing").exists()
 
 
 def test_a_new_input_is_not_served_from_the_old_cache(tmp_path):

@@ -12,12 +12,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from grammarvae.cli.checks import UsageError, check_output, count, number, text
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError
 
-
-class UsageError(Exception):
-    """A user error: printed as one line, exit code 2."""
+IMAGE = (".png", ".svg")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
         p.add_argument("--model", help="a .keras GrammarVAE (default: the bundled pretrained model)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=count(0), default=0, help="random seed, >= 0 (default: 0)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=f"example: {example}")
 
     p = cmd("parse", "print the production rules of a SMILES and the round trip", "grammarvae parse CCO")
-    p.add_argument("smiles")
+    p.add_argument("smiles", type=text)
     p.add_argument("--grammar", default="zinc", help="grammar name or .cfg path (default: zinc)")
     p.set_defaults(func=cmd_parse)
 
@@ -59,19 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--greedy", action="store_true", help="most likely production at each step (default)")
-    g.add_argument("--samples", type=int, metavar="K", help="K sampled decodes per point")
-    g.add_argument("--beam-width", type=int, metavar="K",
+    g.add_argument("--samples", type=count(1), metavar="K", help="K sampled decodes per point")
+    g.add_argument("--beam-width", type=count(1), metavar="K",
                    help="beam search: the most likely valid molecule a beam of K finds")
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=number(0, strict=True), default=1.0,
+                   help="sampling temperature, > 0 (default: 1)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
     _add_common(p)
     p.set_defaults(func=cmd_decode)
 
     p = cmd("sample", "sample molecules from the prior or around a molecule",
             "grammarvae sample --around CCO -n 20 --scale 0.5 --image grid.png")
-    p.add_argument("-n", type=int, default=20, help="how many (default: 20)")
-    p.add_argument("--around", metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
-    p.add_argument("--scale", type=float, default=0.5, help="neighbourhood radius (default: 0.5)")
+    p.add_argument("-n", type=count(1), default=20, help="how many (default: 20)")
+    p.add_argument("--around", type=text, metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
+    p.add_argument("--scale", type=number(0), default=0.5, help="neighbourhood radius, >= 0 (default: 0.5)")
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
     _add_common(p)
@@ -79,9 +79,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = cmd("interpolate", "decode the straight line between two molecules in latent space",
             "grammarvae interpolate CCO c1ccccc1O --steps 8 --image path.png")
-    p.add_argument("start")
-    p.add_argument("end")
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("start", type=text)
+    p.add_argument("end", type=text)
+    p.add_argument("--steps", type=count(2), default=8, help="points on the line, ends included (default: 8)")
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     _add_common(p)
     p.set_defaults(func=cmd_interpolate)
@@ -116,11 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test", required=True, help="held-out SMILES for reconstruction accuracy")
     p.add_argument("--train", help="training SMILES, for novelty")
     p.add_argument("--column", help="SMILES column of CSV inputs")
-    p.add_argument("-n", type=int, default=1000, help="prior samples (default: 1000)")
-    p.add_argument("--limit", type=int, help="use at most this many test molecules")
-    p.add_argument("--beam-width", type=int, metavar="K", help="also reconstruct by beam search of width K")
-    p.add_argument("--unique-n", type=int, metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
-    p.add_argument("--sampled-protocol", type=int, default=0, metavar="K",
+    p.add_argument("-n", type=count(2), default=1000, help="prior samples (default: 1000)")
+    p.add_argument("--limit", type=count(1), help="use at most this many test molecules")
+    p.add_argument("--beam-width", type=count(1), metavar="K", help="also reconstruct by beam search of width K")
+    p.add_argument("--unique-n", type=count(2), metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
+    p.add_argument("--sampled-protocol", type=count(0), default=0, metavar="K",
                    help="also the sampled 10 x 10 reconstruction protocol on the first K test molecules")
     p.add_argument("--prior-decoding", default="greedy", choices=["greedy", "sampled"],
                    help="decode prior samples greedily or draw them from p(x|z) (default: greedy)")
@@ -190,7 +190,10 @@ def _image(model, smiles, path, legends=None) -> None:
 def cmd_parse(args) -> int:
     from grammarvae.grammar import Grammar
 
-    g = Grammar.load(args.grammar)
+    try:
+        g = Grammar.load(args.grammar)
+    except (FileNotFoundError, OSError) as e:
+        raise UsageError(f"--grammar {args.grammar}: {e}") from None
     ids = g.parse(args.smiles)
     width = len(str(g.n_productions))
     for step, i in enumerate(ids):
@@ -203,10 +206,10 @@ def cmd_parse(args) -> int:
 def cmd_encode(args) -> int:
     import numpy as np
 
-    rows = _rows(args.input, args.column)
     out = args.output or f"{args.input}.latents.npy"
-    if not out.endswith((".npy", ".csv")):
-        raise UsageError(f"{out}: output must end in .npy or .csv")
+    check_output(out, (".npy", ".csv"), "-o")
+    check_output(args.errors, (".csv",), "--errors")
+    rows = _rows(args.input, args.column)
     model = _model(args)
     with Bar("encoding") as bar:
         Z, errors = model.encode_checked([r.smiles for r in rows], progress=bar.update)
@@ -240,6 +243,8 @@ def _load_latents(path: str, width: int):
         raise UsageError(f"{path}: not a latent array ({e})") from None
     if Z.size == 0:
         raise UsageError(f"{path}: no latent rows in the file")
+    if Z.dtype.kind not in "fiu":
+        raise UsageError(f"{path}: holds {Z.dtype} values, not numbers")
     Z = np.atleast_2d(np.asarray(Z, dtype="float32"))
     if Z.ndim != 2 or Z.shape[1] != width:
         raise UsageError(f"{path}: latents must be (n, {width}) for this model, got {Z.shape}")
@@ -249,8 +254,7 @@ def _load_latents(path: str, width: int):
 def cmd_decode(args) -> int:
     import numpy as np
 
-    if args.beam_width is not None and args.beam_width < 1:
-        raise UsageError(f"--beam-width must be at least 1, got {args.beam_width}")
+    check_output(args.output, None, "-o")
     model = _model(args)
     Z = _load_latents(args.input, model.latent_dim)
     bad = ~np.isfinite(Z).all(1)
@@ -272,6 +276,8 @@ def cmd_decode(args) -> int:
 
 
 def cmd_sample(args) -> int:
+    check_output(args.output, None, "-o")
+    check_output(args.image, IMAGE, "--image")
     model = _model(args)
     if args.around:
         smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed)
@@ -288,9 +294,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_interpolate(args) -> int:
+    check_output(args.image, IMAGE, "--image")
     model = _model(args)
-    if args.steps < 2:
-        raise UsageError("--steps must be at least 2")
     path = model.interpolate(args.start, args.end, steps=args.steps)
     _write_lines(path, None)
     _image(model, path, args.image, [f"{i}: {s}" for i, s in enumerate(path)])
@@ -303,8 +308,7 @@ def cmd_train(args) -> int:
 
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
-    if not args.output.endswith(".keras"):
-        raise UsageError(f"{args.output}: the model file must end in .keras")
+    check_output(args.output, (".keras",), "-o")
     try:
         hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
@@ -322,6 +326,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from grammarvae.evaluate import evaluate
 
+    check_output(args.json, (".json",), "--json")
     model = _model(args)
     test = [r.smiles for r in _rows(args.test, args.column) if r.smiles]
     if args.limit:

@@ -266,10 +266,12 @@ class GrammarVAE(VAE):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such model file")
+        if path.suffix != ".keras":
+            raise ValueError(f"{path}: not a grammarvae model (a .keras file saved by GrammarVAE)")
         try:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as e:  # Keras raises many types for a bad file
-            raise ValueError(f"{path}: not a loadable Keras model ({type(e).__name__}: {e})"[:500]) from None
+            raise ValueError(f"{path}: not a grammarvae model ({type(e).__name__}: {e})"[:500]) from None
         if not isinstance(model, cls):
             raise ValueError(f"{path}: a {type(model).__name__}, not a GrammarVAE")
         return model

@@ -1,0 +1,96 @@
+"""Bad usage on the command line: one line on stderr, exit 2, and nothing written, checked
+before any work. Each row: argv (with {tmp} and {model} filled in), the exit code, a
+fragment of the one line, and the files that must not exist afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+from grammarvae.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    from grammarvae import GrammarVAE
+
+    d = tmp_path_factory.mktemp("catalogue")
+    GrammarVAE(preset="tiny", seed=0).save(d / "tiny.keras")
+    (d / "in.smi").write_text("CCO\nCCN\n")
+    (d / "drugs.smi").write_text("CCO\n")
+    np.save(d / "z.npy", np.zeros((2, 8), dtype="float32"))
+    np.save(d / "strings.npy", np.array([["a"] * 8, ["b"] * 8]))
+    (d / "folder").mkdir()
+    return d
+
+
+CATALOGUE = [
+    # outputs that cannot be written, refused before the work
+    (["encode", "{tmp}/in.smi", "-o", "{tmp}/missing/z.npy"], "no such folder", ["missing"]),
+    (["encode", "{tmp}/in.smi", "-o", "{tmp}/folder"], "must end in .npy or .csv", []),
+    (["encode", "{tmp}/in.smi", "-o", "{tmp}/z.txt"], "must end in .npy or .csv", ["z.txt"]),
+    (["encode", "{tmp}/in.smi", "-o", "{tmp}/ok.npy", "--errors", "{tmp}/missing/e.csv"], "--errors", ["ok.npy"]),
+    (["decode", "{tmp}/z.npy", "-o", "{tmp}/missing/out.smi"], "no such folder", ["missing"]),
+    (["decode", "{tmp}/z.npy", "-o", "{tmp}/folder"], "is a folder", []),
+    (["sample", "-o", "{tmp}/missing/s.smi"], "no such folder", ["missing"]),
+    (["sample", "--image", "{tmp}/grid.jpg"], "must end in .png or .svg", ["grid.jpg"]),
+    (["sample", "-o", "{tmp}/s.smi", "--image", "{tmp}/missing/g.png"], "--image", ["s.smi"]),
+    (["interpolate", "CCO", "CCN", "--image", "{tmp}/missing/p.png"], "no such folder", ["missing"]),
+    (["evaluate", "--test", "{tmp}/in.smi", "--json", "{tmp}/missing/m.json"], "no such folder", ["missing"]),
+    (["train", "{tmp}/in.smi", "-o", "{tmp}/missing/dir/m.keras", "--preset", "tiny"], "no such folder", ["missing"]),
+    (["train", "{tmp}/in.smi", "-o", "{tmp}/m.h5", "--preset", "tiny"], "must end in .keras", ["m.h5"]),
+    # numbers out of range
+    (["sample", "-n", "-5"], "-n: -5 is below 1", []),
+    (["sample", "-n", "0"], "-n: 0 is below 1", []),
+    (["decode", "{tmp}/z.npy", "--samples", "-1"], "--samples: -1 is below 1", []),
+    (["decode", "{tmp}/z.npy", "--samples", "0"], "--samples: 0 is below 1", []),
+    (["decode", "{tmp}/z.npy", "--samples", "2", "--temperature", "0"], "not a finite number > 0", []),
+    (["decode", "{tmp}/z.npy", "--samples", "2", "--temperature", "-1"], "not a finite number > 0", []),
+    (["decode", "{tmp}/z.npy", "--samples", "2", "--temperature", "nan"], "not a finite number > 0", []),
+    (["sample", "--around", "CCO", "--scale", "-1"], "not a finite number >= 0", []),
+    (["sample", "--around", "CCO", "--scale", "inf"], "not a finite number >= 0", []),
+    (["sample", "--around", ""], "--around: empty", []),
+    (["sample", "--seed", "-1"], "--seed: -1 is below 0", []),
+    (["interpolate", "CCO", "CCN", "--steps", "1"], "--steps: 1 is below 2", []),
+    (["evaluate", "--test", "{tmp}/in.smi", "--limit", "0"], "--limit: 0 is below 1", []),
+    # files and names that are not what they should be
+    (["parse", "CCO", "--grammar", "nosuch"], "--grammar nosuch", []),
+    (["decode", "{tmp}/strings.npy"], "not numbers", []),
+    (["sample", "--model", "{tmp}/drugs.smi"], "drugs.smi: not a grammarvae model", []),
+    (["sample", "--around", "C\udcffC"], "not valid UTF-8", []),
+]
+
+
+@pytest.mark.parametrize("argv, fragment, absent", CATALOGUE, ids=[" ".join(c[0])[:60] for c in CATALOGUE])
+def test_bad_usage_is_one_line_exit_2_and_writes_nothing(files, argv, fragment, absent, capsys):
+    argv = [a.format(tmp=files) for a in argv]
+    if "--model" not in argv:
+        argv += ["--model", str(files / "tiny.keras")] if argv[0] not in ("parse", "train") else []
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in err, err
+    for name in absent:
+        assert not (files / name).exists(), name
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["sample", "-n", "-5"], "-n: -5 is below 1"),
+    (["decode", "z.npy", "-o", "missing/out.smi"], "no such folder"),
+    (["sample", "--around", b"C\xffC"], "not valid UTF-8"),
+])
+def test_as_a_real_process(files, argv, fragment):
+    argv = [a if isinstance(a, bytes) else str(files / a) if a.endswith((".npy", ".smi")) else a for a in argv]
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", *argv, "--model", str(files / "tiny.keras")],
+                       capture_output=True, cwd=tempfile.gettempdir())
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 2 and fragment in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
