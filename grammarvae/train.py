@@ -27,6 +27,9 @@ from grammarvae.models.gvae import GrammarVAE
 from vae_core import KLAnnealing
 
 
+BACKUP_EVERY = 200  # batches between mid-epoch backups (and one as each epoch ends)
+
+
 class _BackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's BackupAndRestore, except that a restored run records its true epoch in the
     backups it writes (Keras 3 writes epoch 0 until the first epoch after a restore ends, so a
@@ -35,6 +38,20 @@ class _BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._current_epoch = getattr(self.model, "_initial_epoch", None) or 0
+
+
+class _BackupAtEpochEnd(keras.callbacks.Callback):
+    """Write the backup as each epoch ends, after its checkpoint and log row (Keras writes
+    it only every `save_freq` batches): a run killed early in the next epoch then resumes
+    there, not in the middle of the epoch already logged."""
+
+    def __init__(self, backup: _BackupAndRestore):
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.model.stop_training:  # a refused (non-finite) epoch is not backed up
+            self.backup._save_model()
 
 
 class _SafeCheckpoint(keras.callbacks.Callback):
@@ -61,7 +78,8 @@ class _EpochLog(keras.callbacks.Callback):
     """One CSV row of losses per epoch, appended to `path`. A resumed run that logs other
     columns (an MMD term switched on) rewrites the file under the union of the columns,
     the earlier rows left empty in the new ones (Keras's CSVLogger would append rows longer
-    than its header). Written to a temporary file and renamed."""
+    than its header); an epoch run again after an interruption replaces its row and any
+    after it. Written to a temporary file and renamed."""
 
     def __init__(self, path: Path):
         super().__init__()
@@ -71,8 +89,8 @@ class _EpochLog(keras.callbacks.Callback):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         rows = []
         if self.path.exists():
-            with open(self.path, newline="") as fh:
-                rows = list(csv.DictReader(fh))
+            with open(self.path, newline="") as fh:  # an epoch run again replaces its row
+                rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) < epoch]
         columns = ["epoch"] + sorted(set(row).union(*rows) - {"epoch"})
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", newline="") as fh:
@@ -159,13 +177,14 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
           kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
-          mmd_kernel: str = "imq", **arch) -> dict:
+          mmd_kernel: str = "imq", callbacks: list | None = None, **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
     ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run trains with the
     objective given now (beta by the schedule, the MMD term as given), so a run can change
-    its objective at a checkpoint."""
+    its objective at a checkpoint. ``callbacks`` run after the package's own (each epoch's
+    checkpoint, log row and backup)."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
@@ -220,11 +239,14 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     # BackupAndRestore, so that on a resume it overrides the beta the restored weights carry.
     batches_done = epochs_done * (steps_per_epoch or -(-len(train_idx) // batch_size)) if resume else 0
     callbacks = [
-        _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or 200, 200)), delete_checkpoint=True),
+        restore := _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or BACKUP_EVERY, BACKUP_EVERY)),
+                                     delete_checkpoint=True),
         KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
         keras.callbacks.TerminateOnNaN(),
         checkpoint := _SafeCheckpoint(out),
         _EpochLog(log_path),
+        _BackupAtEpochEnd(restore),
+        *(callbacks or ()),
     ]
     t0 = time.time()
     hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,

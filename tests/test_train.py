@@ -84,3 +84,42 @@ def test_the_mmd_objective_trains_saves_and_can_be_switched_on_at_a_checkpoint(t
     assert [r["epoch"] for r in log] == ["0", "1"] and log[0]["mmd"] == "" and float(log[1]["mmd"]) == hist["mmd"][0]
     with pytest.raises(ValueError, match="MMD weight must be a number >= 0, got -1"):
         train(data, out, epochs=3, resume=True, mmd_weight=-1.0, **common)
+
+
+class _Kill(keras.callbacks.Callback):
+    """Stands for a SIGKILL: raises at (epoch, batch), after what the epochs before wrote."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt("killed")
+
+
+@pytest.mark.parametrize("kill_at", [(1, 1), (2, 3)])
+def test_a_run_killed_early_in_an_epoch_resumes_there_and_logs_each_epoch_once(tmp_path, kill_at, monkeypatch):
+    import grammarvae.train
+
+    monkeypatch.setattr(grammarvae.train, "BACKUP_EVERY", 4)
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 8))
+    out = tmp_path / "m.keras"
+    # Keras backs up every 4 batches of 6: the epoch before the kill ended after its last backup.
+    common = dict(preset="tiny", batch_size=8, steps_per_epoch=6, val_split=0.1, verbose=0, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, out, epochs=4, callbacks=[_Kill(*kill_at)], **common)
+    seen = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    train(data, out, epochs=4, resume=True, callbacks=[Epochs()], **common)
+    assert seen == list(range(kill_at[0], 4))  # the killed epoch again, none before it
+    rows = (tmp_path / "m.log.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]
