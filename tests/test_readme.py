@@ -10,7 +10,7 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
-                  "VectorQuantizer(num_codes=16"]
+                  "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()"]
 
 
 def block(marker: str) -> str:
@@ -22,7 +22,8 @@ def block(marker: str) -> str:
 
 
 @pytest.mark.parametrize("marker", SELF_CONTAINED)
-def test_readme_block_runs(marker, capsys):
+def test_readme_block_runs(marker, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a block may write files (grid.png)
     namespace: dict = {}
     exec(compile(block(marker), f"README.md block with {marker!r}", "exec"), namespace)
     if "decoder.start" in marker:
@@ -31,6 +32,12 @@ def test_readme_block_runs(marker, capsys):
         printed = capsys.readouterr().out
         molecules = ast.literal_eval(printed.strip())  # the block prints a list of four SMILES
         assert len(molecules) == 4 and all(Chem.MolFromSmiles(s) is not None for s in molecules)
+    elif "pretrained" in marker:
+        from PIL import Image
+
+        with Image.open(tmp_path / "grid.png") as im:
+            assert im.format == "PNG"
+        assert len(namespace["smiles"]) == 10 and namespace["X"].shape == (60, 160)
     elif "VectorQuantizer" in marker:
         assert {"mmd", "kl_loss"} <= set(namespace["info"].history.history)
         assert 1.0 <= namespace["history"]["perplexity"][-1] <= 16.0
