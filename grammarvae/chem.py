@@ -23,8 +23,12 @@ class FragmentWarning(UserWarning):
 
 def to_mol(smiles: str) -> Chem.Mol:
     """RDKit molecule from SMILES; GrammarError naming the SMILES when RDKit cannot read it."""
-    if not isinstance(smiles, str) or not smiles.strip():
-        raise GrammarError("empty SMILES", smiles if isinstance(smiles, str) else None)
+    if not isinstance(smiles, str):
+        raise GrammarError(f"not a SMILES string but {type(smiles).__name__}")
+    if not smiles.strip():
+        raise GrammarError("empty SMILES", smiles)
+    if len(smiles.split()) > 1:  # RDKit would read the first word and drop the rest silently
+        raise GrammarError("whitespace inside the SMILES", smiles, position=len(smiles.split()[0]))
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise GrammarError("RDKit cannot read it (bad syntax or valence)", smiles)

@@ -127,7 +127,7 @@ def _collect(item, X, ok, errors, done, n, progress):
 
 def write_errors(errors: list, path: str | Path) -> None:
     with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(["line", "input", "reason"])
         w.writerows(errors)
 

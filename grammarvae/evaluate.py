@@ -87,4 +87,5 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     out.update(realism(samples, test))
     out["test_molecules"] = len(test)
     out["test_not_encodable"] = len(res.errors)
+    out["not_encodable"] = [[int(i), s, why] for i, s, why in res.errors]  # (index in test, SMILES, reason)
     return out

@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import random
+import sys
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -26,9 +27,13 @@ class SmilesRow(NamedTuple):
 
 
 def _open_text(path: Path):
+    """Text of a file (utf-8; a byte-order mark is skipped), gunzipped when it ends in .gz;
+    `-` is standard input."""
+    if str(path) == "-":
+        return open(sys.stdin.fileno(), encoding="utf-8-sig", newline="", closefd=False)
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _is_csv(path: Path) -> bool:
@@ -39,11 +44,14 @@ def _is_csv(path: Path) -> bool:
 def iter_smiles(path: str | Path, column: str | None = None) -> Iterator[SmilesRow]:
     """Yield (line, smiles) for every data line. CSV files need a column (or a common name).
 
-    Plain files: the first whitespace-separated field of each line; blank lines are
-    yielded as empty strings so that the caller can report them by line number.
+    Plain files: the first whitespace-separated field of each line (``SMILES name``, the
+    .smi convention); blank lines are yielded as empty strings so that the caller can
+    report them by line number. CSV: the whole cell, so a cell with a space in it is
+    reported rather than cut; a row's line is where its record starts. `-` reads standard
+    input (as plain lines unless `column` is given).
     """
     path = Path(path)
-    if not path.is_file():
+    if str(path) != "-" and not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         with _open_text(path) as fh:
@@ -61,8 +69,10 @@ def iter_smiles(path: str | Path, column: str | None = None) -> Iterator[SmilesR
                 if column not in names:
                     raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
                 j = names.index(column)
-                for k, row in enumerate(reader, start=2):
-                    yield SmilesRow(k, row[j].strip() if j < len(row) else "")
+                start = reader.line_num + 1  # a quoted record may span several lines
+                for row in reader:
+                    yield SmilesRow(start, row[j].strip() if j < len(row) else "")
+                    start = reader.line_num + 1
             else:
                 for k, line in enumerate(fh, start=1):
                     fields = line.split()

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = cmd("encode", "encode SMILES (one per line, or a CSV column) to latent means",
             "grammarvae encode smiles.txt -o latents.npy --errors failed.csv")
-    p.add_argument("input", help="a .smi/.txt file (one SMILES per line) or .csv (gzip ok)")
+    p.add_argument("input", help="a .smi/.txt file (one SMILES per line), .csv (gzip ok), or - for standard input")
     p.add_argument("-o", "--output", help="latents.npy or latents.csv (default: INPUT.latents.npy)")
     p.add_argument("--column", help="SMILES column of a CSV (default: smiles/SMILES)")
     p.add_argument("--errors", help="write failures as CSV: line, input, reason")
@@ -206,6 +206,8 @@ def cmd_parse(args) -> int:
 def cmd_encode(args) -> int:
     import numpy as np
 
+    if args.input == "-" and not args.output:
+        raise UsageError("reading standard input (-): name the output with -o")
     out = args.output or f"{args.input}.latents.npy"
     check_output(out, (".npy", ".csv"), "-o")
     check_output(args.errors, (".csv",), "--errors")
@@ -328,14 +330,15 @@ def cmd_evaluate(args) -> int:
 
     check_output(args.json, (".json",), "--json")
     model = _model(args)
-    test = [r.smiles for r in _rows(args.test, args.column) if r.smiles]
-    if args.limit:
-        test = test[:args.limit]
+    test_rows = [r for r in _rows(args.test, args.column) if r.smiles][:args.limit]
+    test = [r.smiles for r in test_rows]
     train = [r.smiles for r in _rows(args.train, args.column)] if args.train else None
     with Bar("reconstructing") as bar:
         figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
                            beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
                            prior_decoding=args.prior_decoding)
+    for i, smiles, why in figures.pop("not_encodable"):
+        print(f"{args.test}:{test_rows[i].line}: {smiles!r}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:
