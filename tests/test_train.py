@@ -123,3 +123,21 @@ def test_a_run_killed_early_in_an_epoch_resumes_there_and_logs_each_epoch_once(t
     assert seen == list(range(kill_at[0], 4))  # the killed epoch again, none before it
     rows = (tmp_path / "m.log.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]
+
+
+def test_export_keeps_the_network_and_drops_the_optimizer(tmp_path):
+    from grammarvae.train import export
+
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 4))
+    out = tmp_path / "m.keras"
+    train(data, out, preset="tiny", epochs=1, batch_size=8, val_split=0.1, verbose=0, beta=0.3)
+    clean = tmp_path / "clean.keras"
+    export(out, clean)
+    a, b = GrammarVAE.load(out), GrammarVAE.load(clean)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert b.get_config() == a.get_config()
+    assert clean.stat().st_size < out.stat().st_size  # no Adam moments
+    z = np.random.default_rng(0).normal(size=(4, a.latent_dim)).astype("float32")
+    assert b.decode(z) == a.decode(z)

@@ -203,3 +203,15 @@ def test_kl_annealing_raises_beta_linearly_across_batches():
     assert seen == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0]
     # Resuming mid-ramp starts from where it stood.
     assert KLAnnealing(0.0, 2.0, steps=10, initial_step=5).beta_at(5) == 1.0
+
+
+def test_monte_carlo_kl_averages_to_the_analytic_one():
+    x = _patterns(256)
+    mc = VAE(mlp_encoder((12,), [16], 2, seed=0), mlp_decoder(2, [16], (12,), seed=1), kl="mc", seed=0)
+    analytic = VAE(mlp_encoder((12,), [16], 2, seed=0), mlp_decoder(2, [16], (12,), seed=1), seed=0)
+    exact = float(analytic(x, training=True, return_terms=True)["kl_loss"])
+    draws = np.array([float(mc(x, training=True, return_terms=True)["kl_loss"]) for _ in range(200)])
+    assert abs(draws.mean() - exact) < 4 * draws.std(ddof=1) / np.sqrt(len(draws))
+    assert draws.std() > 0  # a Monte Carlo estimate, not the closed form
+    with pytest.raises(ValueError, match="kl must be 'analytic' or 'mc'"):
+        VAE(mlp_encoder((12,), [16], 2), mlp_decoder(2, [16], (12,)), kl="exact")
