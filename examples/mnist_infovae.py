@@ -15,25 +15,19 @@ from __future__ import annotations
 import argparse
 
 import keras
-import numpy as np
 from PIL import Image
 
-from mnist_vae import conv_decoder, conv_encoder, load, manifold
+from mnist_vae import conv_decoder, conv_encoder, load, manifold, training_arguments
 from vae_core import InfoVAE
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="npz with x_train (uint8, (n, 28, 28)); default: keras.datasets.mnist")
+    training_arguments(ap, epochs=10, out="mnist_infovae.png")
     ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--lambda", dest="lambda_", type=float, default=100.0)
     ap.add_argument("--kernel", default="imq", choices=["imq", "gaussian"])
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=None, help="steps per epoch (default: the whole set)")
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grid", type=int, default=15)
-    ap.add_argument("--out", default="mnist_infovae.png")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     x = load(args.data)

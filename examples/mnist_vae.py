@@ -51,15 +51,20 @@ def manifold(vae: VAE, n: int = 15, span: float = 2.0) -> np.ndarray:
     return digits.reshape(n, n, 28, 28).transpose(0, 2, 1, 3).reshape(n * 28, n * 28)
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def training_arguments(ap: argparse.ArgumentParser, epochs: int, out: str) -> None:
+    """The options every MNIST example takes: data, epochs, steps, batch size, seed, picture."""
     ap.add_argument("--data", help="npz with x_train (uint8, (n, 28, 28)); default: keras.datasets.mnist")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--steps", type=int, default=None, help="steps per epoch (default: the whole set)")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=out)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    training_arguments(ap, epochs=10, out="mnist_manifold.png")
     ap.add_argument("--grid", type=int, default=15)
-    ap.add_argument("--out", default="mnist_manifold.png")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     x = load(args.data)

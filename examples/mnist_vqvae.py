@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers
 from PIL import Image
 
-from mnist_vae import load
+from mnist_vae import load, training_arguments
 from vae_core import VQVAE, VectorQuantizer
 
 
@@ -43,15 +43,10 @@ def pairs(model: VQVAE, x: np.ndarray, n: int = 10) -> np.ndarray:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="npz with x_train (uint8, (n, 28, 28)); default: keras.datasets.mnist")
+    training_arguments(ap, epochs=5, out="mnist_vqvae.png")
     ap.add_argument("--codes", type=int, default=64, help="codebook size K (default: 64)")
     ap.add_argument("--code-dim", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=None, help="steps per epoch (default: the whole set)")
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=10, help="digits in the picture")
-    ap.add_argument("--out", default="mnist_vqvae.png")
     args = ap.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     x = load(args.data)
