@@ -13,6 +13,7 @@ A checkpoint of the whole model is written after every epoch (``model.keras``).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -87,10 +88,7 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
-        rows = []
-        if self.path.exists():
-            with open(self.path, newline="") as fh:  # an epoch run again replaces its row
-                rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) < epoch]
+        rows = [r for r in read_log(self.path) if int(r["epoch"]) < epoch]  # an epoch run again replaces its row
         columns = ["epoch"] + sorted(set(row).union(*rows) - {"epoch"})
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", newline="") as fh:
@@ -98,6 +96,24 @@ class _EpochLog(keras.callbacks.Callback):
             w.writeheader()
             w.writerows(rows + [row])
         os.replace(tmp, self.path)
+
+
+def read_log(path: Path) -> list[dict]:
+    """The rows of an epoch log (none if it does not exist); ValueError naming the line of a
+    row that does not match the header (Keras's CSVLogger wrote such rows when a column
+    appeared on a resume), so that a resumed run stops before any work, not after its
+    first epoch."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = []
+        for r in reader:
+            if None in r or None in r.values() or not str(r.get("epoch", "")).isdigit():
+                raise ValueError(f"{path}: line {reader.line_num} does not match the header "
+                                 f"({', '.join(reader.fieldnames or [])}); repair or remove the log")
+            rows.append(r)
+    return rows
 
 
 def _finite(model, logs=None) -> bool:
@@ -122,9 +138,18 @@ def _side(out: Path, suffix: str) -> Path:
 
 
 def _input_key(data: str | Path, column: str | None) -> dict:
-    """What identifies an input file's encoding: its path, size, modification time, column."""
-    st = Path(data).stat()
-    return {"input": str(Path(data).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "column": column}
+    """What identifies an input file's encoding: its content (SHA-256) and column. The path is
+    kept to name it; a copy of the same file elsewhere, or with a new modification time (a
+    fresh checkout, a data set copied to another machine), is the same input."""
+    digest = hashlib.sha256()
+    with open(data, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"input": str(Path(data).resolve()), "sha256": digest.hexdigest(), "column": column}
+
+
+def _same_input(cached: dict | None, key: dict) -> bool:
+    return cached is not None and all(cached.get(k) == key[k] for k in ("sha256", "column"))
 
 
 def cached_input(out: Path) -> dict | None:
@@ -134,11 +159,11 @@ def cached_input(out: Path) -> dict | None:
 
 
 def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None):
-    """Encoded rows of `data`, cached beside `out` and reused while the input (path, size,
-    modification time, column) is the one it was made from."""
+    """Encoded rows of `data`, cached beside `out` and reused while the input (its content and
+    column) is the one it was made from."""
     X_path, ok_path = _side(out, ".data.npy"), _side(out, ".data.ok.npy")
     key = _input_key(data, column)
-    if X_path.exists() and ok_path.exists() and cached_input(out) == key:
+    if X_path.exists() and ok_path.exists() and _same_input(cached_input(out), key):
         X, ok = np.load(X_path, mmap_mode="r"), np.load(ok_path)
         if X.shape[1] >= max_len:  # a cache made for longer sequences serves: keep rows that fit
             pad = int(X[0, -1]) if len(X) else 0
@@ -192,9 +217,11 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if not Path(data).is_file():
         raise ValueError(f"{data}: no such file")
     backup = _side(out, ".backup")
-    if resume and cached_input(out) not in (None, _input_key(data, column)):
+    if resume and cached_input(out) is not None and not _same_input(cached_input(out), _input_key(data, column)):
         raise ValueError(f"{data}: not the input this run was trained on ({cached_input(out)['input']}); "
                          "train without --resume to start a new run")
+    log_path = _side(out, ".log.csv")
+    epochs_done = len(read_log(log_path)) if resume else 0
     if not resume:  # a new run: nothing of an earlier one at this path carries over
         shutil.rmtree(backup, ignore_errors=True)
         for suffix in (".log.csv", ".split.npz"):
@@ -218,8 +245,6 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         train_idx, val_idx = rows[tr], rows[va]
         np.savez(split_path, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
     P = model.grammar.n_productions
-    log_path = _side(out, ".log.csv")
-    epochs_done = max(0, len(log_path.read_text().strip().splitlines()) - 1) if log_path.exists() else 0
     # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
     shuffle_seed = seed + epochs_done if resume else seed
     by_length = model.autoregressive
