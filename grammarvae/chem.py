@@ -66,18 +66,28 @@ def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True, max
     `max_steps`, a SMILES too long for that many steps is refused first (`check_length`).
     Raises GrammarError for what RDKit cannot read.
     """
+    standard, reduced = standardize_reporting(smiles, kekule, keep_stereo, max_steps)
+    if reduced:
+        warnings.warn(f"{smiles!r}: kept the largest fragment of a mixture", FragmentWarning, stacklevel=2)
+    return standard
+
+
+def standardize_reporting(smiles: str, kekule: bool = False, keep_stereo: bool = True,
+                          max_steps: int | None = None) -> tuple[str, bool]:
+    """`standardize`, without the warning: (standard SMILES, whether a salt or mixture was
+    reduced to its largest fragment), for callers that count and list those."""
     if max_steps is not None:
         check_length(smiles, max_steps)
     mol = to_mol(smiles)
+    reduced = False
     if "." in smiles:
         big = largest_fragment(mol)
-        if big is not mol:
-            warnings.warn(f"{smiles!r}: kept the largest fragment of a mixture", FragmentWarning, stacklevel=2)
-            mol = big
+        reduced = big is not mol
+        mol = big
     if kekule:
         mol = Chem.Mol(mol)
         Chem.Kekulize(mol, clearAromaticFlags=True)
-    return Chem.MolToSmiles(mol, isomericSmiles=keep_stereo, kekuleSmiles=kekule, canonical=True)
+    return Chem.MolToSmiles(mol, isomericSmiles=keep_stereo, kekuleSmiles=kekule, canonical=True), reduced
 
 
 def canonical(smiles: str) -> str | None:

@@ -52,6 +52,34 @@ def test_encode_keeps_rows_aligned_and_reports_bad_lines(tmp_path, model_path, c
     assert f"{inp}:3: 'C1CC'" in err and "encoded 4 of 6, failed 2" in err
 
 
+def test_encode_streams_in_chunks_and_lists_salts(tmp_path, model_path, capsys):
+    """Chunks of 3 rows over 8: the same latents as encoding the list in memory, failures and
+    salts named by their line across chunk boundaries, salts counted in the summary."""
+    from grammarvae import GrammarVAE
+    from grammarvae.latent_files import encode_to_file
+
+    smiles = ["CCO", "[Na+].CC(=O)[O-]", "C1CC", "CCN", "c1ccccc1O", "C[Pt]C", "Cl.CCN(CC)CC", "CCCC"]
+    inp = tmp_path / "in.smi"
+    inp.write_text("\n".join(smiles) + "\n")
+    m = GrammarVAE.load(model_path)
+    seen = []
+    s = encode_to_file(m, inp, tmp_path / "z.npy", errors=tmp_path / "e.csv", chunk=3, workers=1,
+                       report=lambda *row: seen.append(row))
+    assert (s.rows, s.encoded, s.failed, s.mixtures) == (8, 6, 2, 2)
+    Z = np.load(tmp_path / "z.npy")
+    expected, _, _ = m.encode_checked(smiles)
+    np.testing.assert_allclose(Z, expected, rtol=1e-5, atol=1e-6)
+    assert np.isnan(Z[[2, 5]]).all()
+    assert [row[0] for row in seen] == [2, 3, 6, 7]
+    assert seen[0][2] == "a salt or mixture: encoded its largest fragment, CC(=O)[O-]"
+    with open(tmp_path / "e.csv") as fh:
+        assert [r["line"] for r in csv.DictReader(fh)] == ["2", "3", "6", "7"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv", "in.smi", "z.npy"]  # no part files left
+    code, _, err = run(["encode", str(inp), "-o", str(tmp_path / "z2.npy"), "--model", model_path], capsys)
+    assert code == 1 and "encoded 6 of 8, failed 2; 2 salts or mixtures encoded as the largest fragment" in err
+    assert f"{inp}:7: 'Cl.CCN(CC)CC': a salt or mixture: encoded its largest fragment, CCN(CC)CC" in err
+
+
 def test_encode_csv_column_and_csv_output(tmp_path, model_path, capsys):
     inp = tmp_path / "in.csv"
     inp.write_text("name,smiles\na,CCO\nb,CCN\n")
@@ -201,3 +229,23 @@ def test_autoregressive_train_decode_by_beam_and_evaluate(tmp_path, capsys):
     mean, log_var = m.encode_ids(m.to_ids(["CCO", "CCN", "c1ccccc1"]), return_log_var=True)
     kl = 0.5 * (mean ** 2 + np.exp(log_var) - 1 - log_var).sum(1).mean()
     assert figures["kl_nats"] == pytest.approx(float(kl), rel=1e-5)
+
+
+def test_parse_shows_the_kekule_count_the_model_reads_and_whether_it_fits(model_path, capsys):
+    from rdkit import Chem
+
+    from grammarvae import Grammar, GrammarVAE
+
+    imatinib = "CN1CCN(Cc2ccc(cc2)C(=O)Nc2ccc(C)c(Nc3nccc(n3)-c3cccnc3)c2)CC1"
+    mol = Chem.MolFromSmiles(imatinib)
+    Chem.Kekulize(mol, clearAromaticFlags=True)
+    kekule = Chem.MolToSmiles(mol, kekuleSmiles=True)
+    g = Grammar.load("zinc")
+    steps = len(g.parse(kekule))
+    assert steps != len(g.parse(imatinib))  # the count as written is not what the model reads
+    max_len = GrammarVAE.load(model_path).max_len
+    code, out, _ = run(["parse", imatinib, "--model", model_path], capsys)
+    assert code == 0
+    fits = "fits" if steps <= max_len else "does NOT fit"
+    assert out.strip().splitlines()[-1] == (f"the model reads its Kekule form {kekule}: {steps} productions; "
+                                             f"{fits} the model's {max_len} steps")

@@ -25,6 +25,8 @@ def files(tmp_path_factory):
     np.save(d / "z.npy", np.zeros((2, 8), dtype="float32"))
     np.save(d / "strings.npy", np.array([["a"] * 8, ["b"] * 8]))
     (d / "folder").mkdir()
+    (d / "empty.smi").write_text("")
+    (d / "in.csv").write_text("smiles,name\nCCO,ethanol\n")
     return d
 
 
@@ -62,6 +64,14 @@ CATALOGUE = [
     (["decode", "{tmp}/strings.npy"], "not numbers", []),
     (["sample", "--model", "{tmp}/drugs.smi"], "drugs.smi: not a grammarvae model", []),
     (["sample", "--around", "C\udcffC"], "not valid UTF-8", []),
+    # SMILES arguments the model cannot read: named as typed, the element named
+    (["sample", "--around", "C[Pt]C", "-o", "{tmp}/s.smi"],
+     "--around 'C[Pt]C': bracket atom '[Pt]': the grammar has no element Pt", ["s.smi"]),
+    (["sample", "--around", "C1CC"], "--around 'C1CC': RDKit cannot read it", []),
+    (["interpolate", "CCO", "C[Pt]C", "--image", "{tmp}/p.png"], "end 'C[Pt]C': bracket atom '[Pt]'", ["p.png"]),
+    (["interpolate", "C1CC", "CCO"], "start 'C1CC': RDKit cannot read it", []),
+    (["encode", "{tmp}/empty.smi", "-o", "{tmp}/e.npy"], "empty.smi: no SMILES in the file", ["e.npy", "e.npy.part"]),
+    (["encode", "{tmp}/in.csv", "-o", "{tmp}/c.npy", "--column", "nosuch"], "no column 'nosuch'", ["c.npy", "c.npy.part"]),
 ]
 
 

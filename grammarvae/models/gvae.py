@@ -16,19 +16,27 @@ Molecules are read and written as Kekule SMILES inside the model (see
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import keras
 import numpy as np
 
-from grammarvae.chem import standardize
+from grammarvae.chem import FragmentWarning
 from grammarvae.decoding import MaskedDecoder
 from grammarvae.errors import GrammarError
 from grammarvae.grammar import Grammar
 from grammarvae.models.masked import MaskedCategorical
 from vae_core import VAE, AutoregressiveGRUDecoder, conv1d_encoder, gru_decoder
+
+class EncodeResult(NamedTuple):
+    """What `GrammarVAE.encode_checked` gives, one row of Z per input."""
+    Z: np.ndarray  # (n, latent_dim) latent means, NaN rows where the input failed
+    errors: list  # (index, input, reason) of the inputs that could not be encoded
+    mixtures: list  # (index, input, fragment kept) of salts and mixtures encoded as their largest fragment
+
 
 PRESETS = {
     # The network of the Grammar VAE paper.
@@ -104,14 +112,19 @@ class GrammarVAE(VAE):
 
     # ------------------------------------------------------------ data
     def to_ids(self, smiles: Sequence[str]) -> np.ndarray:
-        """Kekule-standardised production sequences (n, max_len); GrammarError on bad input."""
-        kek = []
-        for i, s in enumerate(smiles):
-            try:
-                kek.append(standardize(s, kekule=True, max_steps=self.max_len))
-            except GrammarError as e:
-                raise GrammarError(f"item {i}: {e.reason}", s) from None
-        return self.grammar.encode(kek, max_len=self.max_len)
+        """Kekule-standardised production sequences (n, max_len). GrammarError naming the
+        first bad input as it was given (its index, the SMILES, the reason); a
+        `FragmentWarning` for each salt or mixture, encoded as its largest fragment."""
+        from grammarvae.data import encode_smiles
+
+        res = encode_smiles(list(smiles), self.max_len, self.grammar)
+        if res.errors:
+            i, s, why = res.errors[0]
+            raise GrammarError(why, s, index=i)
+        for i, s, kept in res.mixtures:
+            warnings.warn(f"{s!r}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
+                          stacklevel=2)
+        return res.X.astype(np.int32)
 
     def one_hot(self, X: np.ndarray) -> np.ndarray:
         return self.grammar.one_hot(X)
@@ -146,16 +159,17 @@ class GrammarVAE(VAE):
             raise ValueError("the encoder's outputs are not finite: the model's weights hold NaN or inf")
         return (mean, np.concatenate(log_vars) if log_vars else empty) if return_log_var else mean
 
-    def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None):
-        """Encode what can be encoded. Returns (Z, errors): Z has one row per input, NaN
-        where the input failed; errors lists (index, input, reason)."""
+    def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None) -> EncodeResult:
+        """Encode what can be encoded: (Z, errors, mixtures). Z has one row per input, NaN
+        where the input failed; errors lists (index, input, reason); mixtures (index, input,
+        fragment kept) for salts and mixtures encoded as their largest fragment."""
         from grammarvae.data import encode_smiles
 
         res = encode_smiles(list(smiles), self.max_len, self.grammar)
         Z = np.full((len(smiles), self.latent_dim), np.nan, dtype="float32")
         if res.ok.any():
             Z[res.ok] = self.encode_ids(res.X[res.ok], batch_size, progress)
-        return Z, res.errors
+        return EncodeResult(Z, res.errors, res.mixtures)
 
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
                beam_width: int | None = None, batch_size: int = 256, progress=None) -> list[str]:

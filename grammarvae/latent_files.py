@@ -1,0 +1,124 @@
+"""Encoding a SMILES file of any size to a latent file, streamed in chunks.
+
+    >>> summary = encode_to_file(model, "library.smi", "latents.npy", errors="failed.csv")  # doctest: +SKIP
+    >>> summary.encoded, summary.failed, summary.mixtures
+    (998, 2, 5)
+
+Rows are read, standardised and parsed a chunk at a time (in worker processes, as training
+data preparation does), encoded by the network and appended to the output, so memory does
+not grow with the file. The output has one row per input row, NaN where the input failed.
+Outputs are written beside their names and renamed when complete: an interrupted run never
+leaves a half-written file under the name asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from grammarvae.data import _chunks, _encode_chunk
+from grammarvae.io import iter_smiles
+
+MIXTURE = "a salt or mixture: encoded its largest fragment, {}"
+
+
+class EncodeSummary(NamedTuple):
+    rows: int
+    encoded: int
+    failed: int
+    mixtures: int  # encoded, as their largest fragment
+    latent_dim: int
+
+
+def count_lines(path: str | Path, column: str | None = None) -> int | None:
+    """Rows in the file (None for standard input, which can be read only once)."""
+    return None if str(path) == "-" else sum(1 for _ in iter_smiles(path, column))
+
+
+def encode_to_file(model, path: str | Path, out: str | Path, column: str | None = None,
+                   errors: str | Path | None = None,
+                   report: Callable[[int, str, str], None] | None = None,
+                   progress: Callable[[int, int | None], None] | None = None,
+                   chunk: int = 4096, workers: int | None = None) -> EncodeSummary:
+    """Encode every row of a SMILES file to `out` (.npy, or .csv of numbers).
+
+    ``report(line, smiles, reason)`` is called for each row that failed and each salt or
+    mixture (encoded as its largest fragment), as it is found; `errors` gets the same as a
+    CSV (line, input, reason). ``progress(rows done, rows in all or None)`` after each chunk.
+    """
+    out, total = Path(out), count_lines(path, column)
+    d = model.latent_dim
+    raw = out.with_name(out.name + ".part")
+    err_tmp = Path(str(errors) + ".part") if errors else None
+    counts = dict(rows=0, failed=0, mixtures=0)
+    workers = workers or min(2, os.cpu_count() or 1)
+    try:
+        with open(raw, "wb") as zf, open(err_tmp or os.devnull, "w", newline="") as ef, \
+                ProcessPoolExecutor(workers) as pool:
+            err_csv = csv.writer(ef, lineterminator="\n")
+            err_csv.writerow(["line", "input", "reason"])
+            jobs = ((batch, pool.submit(_encode_chunk, (model.grammar.cfg_text, [r.smiles for r in batch],
+                                                        model.max_len)))
+                    for batch in _chunks(iter_smiles(path, column), chunk))
+            pending = []
+            for job in jobs:
+                pending.append(job)
+                if len(pending) > workers:
+                    _write_chunk(model, *pending.pop(0), zf, err_csv, report, counts)
+                    if progress:
+                        progress(counts["rows"], total)
+            while pending:
+                _write_chunk(model, *pending.pop(0), zf, err_csv, report, counts)
+                if progress:
+                    progress(counts["rows"], total)
+        if not counts["rows"]:
+            raise ValueError(f"{path}: no SMILES in the file")
+        _finish(raw, out, counts["rows"], d)
+        if err_tmp:
+            os.replace(err_tmp, errors)
+    finally:
+        raw.unlink(missing_ok=True)
+        if err_tmp:
+            err_tmp.unlink(missing_ok=True)
+    n = counts["rows"]
+    return EncodeSummary(n, n - counts["failed"], counts["failed"], counts["mixtures"], d)
+
+
+def _write_chunk(model, batch, future, zf, err_csv, report, counts) -> None:
+    res = future.result()
+    Z = np.full((len(batch), model.latent_dim), np.nan, dtype="float32")
+    if res.ok.any():
+        Z[res.ok] = model.encode_ids(res.X[res.ok])
+    zf.write(Z.tobytes())
+    problems = [(i, s, why) for i, s, why in res.errors] + [(i, s, MIXTURE.format(kept))
+                                                           for i, s, kept in res.mixtures]
+    for i, s, why in sorted(problems):
+        err_csv.writerow([batch[i].line, s, why])
+        if report:
+            report(batch[i].line, s, why)
+    counts["rows"] += len(batch)
+    counts["failed"] += len(res.errors)
+    counts["mixtures"] += len(res.mixtures)
+
+
+def _finish(raw: Path, out: Path, n: int, d: int) -> None:
+    """The raw float32 rows in `raw` as `out` (.npy or .csv), written beside it and renamed."""
+    tmp = out.with_name(out.name + ".tmp" + out.suffix)
+    rows = np.memmap(raw, dtype="float32", mode="r", shape=(n, d)) if n else np.zeros((0, d), "float32")
+    if out.suffix == ".npy":
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32", shape=(n, d))
+        for i in range(0, n, 65536):
+            arr[i:i + 65536] = rows[i:i + 65536]
+        arr.flush()
+        del arr
+    else:
+        with open(tmp, "w") as fh:
+            for i in range(0, n, 65536):
+                np.savetxt(fh, rows[i:i + 65536], delimiter=",", fmt="%.7g")
+    del rows
+    os.replace(tmp, out)
