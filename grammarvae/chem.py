@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 from rdkit import Chem, RDLogger
@@ -96,21 +97,40 @@ def canonical(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol) if mol is not None else None
 
 
-def grid_image(smiles, path, legends=None, mols_per_row: int = 5, size: int = 250):
-    """Write an RDKit grid picture of molecules: PNG or SVG by the suffix of `path`."""
+LEGEND_CHARS = 34  # a legend longer than this is cut (with "...") to stay on one line
+
+
+def short_legend(text: str) -> str:
+    """`text`, cut to LEGEND_CHARS characters with "..." at the end when longer."""
+    return text if len(text) <= LEGEND_CHARS else text[:LEGEND_CHARS - 3] + "..."
+
+
+def grid_columns(n: int, widest: int = 10) -> int:
+    """Columns for a grid of n molecules: near square, at most `widest` (100 molecules: 10 x 10)."""
+    return max(1, min(widest, math.ceil(math.sqrt(n))))
+
+
+def grid_image(smiles, path, legends=None, mols_per_row: int | None = None, size: int = 250):
+    """Write an RDKit grid picture of molecules: PNG or SVG by the suffix of `path`.
+    Near square by default (`grid_columns`), legends in a fixed readable font and cut to
+    LEGEND_CHARS characters."""
     from pathlib import Path
 
     from rdkit.Chem import Draw
 
     path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise ValueError(f"{path}: image must end in .png or .svg")
     mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
     mols = [m if m is not None else Chem.Mol() for m in mols]
     legends = list(legends) if legends is not None else [s or "" for s in smiles]
+    legends = [short_legend(t) for t in legends]
+    options = Draw.MolDrawOptions()
+    options.legendFontSize = max(12, size // 14)
+    options.legendFraction = 0.12
     svg = path.suffix.lower() == ".svg"
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise ValueError(f"{path}: image must end in .png or .svg")
-    img = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row, subImgSize=(size, size), legends=legends,
-                               useSVG=svg)
+    img = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row or grid_columns(len(mols)), subImgSize=(size, size),
+                               legends=legends, useSVG=svg, drawOptions=options)
     if svg:
         path.write_text(img if isinstance(img, str) else img.data)
     elif hasattr(img, "save"):

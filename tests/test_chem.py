@@ -29,3 +29,15 @@ def test_unreadable_smiles_raise_grammar_error():
         standardize("C1CC(")
     with pytest.raises(GrammarError, match="empty"):
         standardize("")
+
+
+def test_a_grid_of_100_molecules_is_square_and_its_legends_fit(tmp_path):
+    from PIL import Image
+
+    from grammarvae.chem import LEGEND_CHARS, grid_image, short_legend
+
+    long = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCO"  # 41 characters
+    path = grid_image(["CCO"] * 99 + [long], tmp_path / "g.png", size=200)
+    assert Image.open(path).size == (2000, 2000)  # 10 x 10 of 200 px, not 5 columns of 20 rows
+    assert short_legend(long) == long[:LEGEND_CHARS - 3] + "..." and len(short_legend(long)) == LEGEND_CHARS
+    assert short_legend("CCO") == "CCO"

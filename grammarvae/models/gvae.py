@@ -267,8 +267,9 @@ class GrammarVAE(VAE):
 
     @staticmethod
     def draw(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
-             mols_per_row: int = 5, size: int = 250) -> Path:
-        """RDKit grid image of molecules; PNG or SVG by the file's suffix."""
+             mols_per_row: int | None = None, size: int = 250) -> Path:
+        """RDKit grid image of molecules; PNG or SVG by the file's suffix; near square
+        unless `mols_per_row` is given (100 molecules: 10 x 10)."""
         from grammarvae.chem import grid_image
 
         return grid_image(smiles, path, legends=legends, mols_per_row=mols_per_row, size=size)
