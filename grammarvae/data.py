@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import deque
 import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -87,6 +88,24 @@ def count_rows(path: str | Path, column: str | None = None) -> int:
     return sum(1 for _ in iter_smiles(path, column))
 
 
+def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 20000,
+                   workers: int | None = None):
+    """(rows of the chunk, its `EncodedSmiles`) for each `chunk` rows of `rows` (SmilesRow),
+    in order; standardised and parsed in worker processes, at most two chunks a worker in
+    flight, so memory does not grow with the input."""
+    workers = workers or min(2, os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for batch in _chunks(rows, chunk):
+            pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len))))
+            if len(pending) >= 2 * workers:
+                batch, future = pending.popleft()
+                yield batch, future.result()
+        while pending:
+            batch, future = pending.popleft()
+            yield batch, future.result()
+
+
 def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Grammar | None = None,
                 column: str | None = None, workers: int | None = None, chunk: int = 20000,
                 progress: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
@@ -98,38 +117,20 @@ def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Gramma
     X = np.lib.format.open_memmap(out, mode="w+", dtype=np.int16, shape=(n, max_len))
     ok = np.zeros(n, dtype=bool)
     errors: list = []
-    workers = workers or min(2, os.cpu_count() or 1)
     done = 0
-    rows = iter_smiles(path, column)
-    jobs = ((g.cfg_text, [r.smiles for r in batch], max_len, [r.line for r in batch])
-            for batch in _chunks(rows, chunk))
-    with ProcessPoolExecutor(workers) as pool:
-        pending = []
-        for job in jobs:
-            pending.append((job[3], pool.submit(_encode_chunk, job[:3])))
-            if len(pending) < 2 * workers:
-                continue
-            done = _collect(pending.pop(0), X, ok, errors, done, n, progress)
-        while pending:
-            done = _collect(pending.pop(0), X, ok, errors, done, n, progress)
+    for batch, res in encoded_chunks(iter_smiles(path, column), g, max_len, chunk, workers):
+        X[done:done + len(batch)] = res.X
+        ok[done:done + len(batch)] = res.ok
+        errors += [(batch[i].line, s, why) for i, s, why in res.errors]
+        done += len(batch)
+        if progress:
+            print(f"\rencoding {done:,}/{n:,} ({100 * done / n:.0f}%), {len(errors):,} failed",
+                  end="", file=sys.stderr, flush=True)
     X.flush()
     np.save(str(out)[:-4] + ".ok.npy" if str(out).endswith(".npy") else f"{out}.ok.npy", ok)
     if progress:
         print(file=sys.stderr)
     return X, ok, errors
-
-
-def _collect(item, X, ok, errors, done, n, progress):
-    lines, fut = item
-    res = fut.result()
-    X[done:done + len(lines)] = res.X
-    ok[done:done + len(lines)] = res.ok
-    errors += [(lines[i], s, why) for i, s, why in res.errors]
-    done += len(lines)
-    if progress:
-        print(f"\rencoding {done:,}/{n:,} ({100 * done / n:.0f}%), {len(errors):,} failed",
-              end="", file=sys.stderr, flush=True)
-    return done
 
 
 def write_errors(errors: list, path: str | Path) -> None:

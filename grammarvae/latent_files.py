@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from grammarvae.data import _chunks, _encode_chunk
+from grammarvae.data import count_rows, encoded_chunks
 from grammarvae.io import iter_smiles
 
 MIXTURE = "a salt or mixture: encoded its largest fragment, {}"
@@ -35,11 +34,6 @@ class EncodeSummary(NamedTuple):
     latent_dim: int
 
 
-def count_lines(path: str | Path, column: str | None = None) -> int | None:
-    """Rows in the file (None for standard input, which can be read only once)."""
-    return None if str(path) == "-" else sum(1 for _ in iter_smiles(path, column))
-
-
 def encode_to_file(model, path: str | Path, out: str | Path, column: str | None = None,
                    errors: str | Path | None = None,
                    report: Callable[[int, str, str], None] | None = None,
@@ -51,29 +45,18 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
     mixture (encoded as its largest fragment), as it is found; `errors` gets the same as a
     CSV (line, input, reason). ``progress(rows done, rows in all or None)`` after each chunk.
     """
-    out, total = Path(out), count_lines(path, column)
+    out = Path(out)
+    total = None if str(path) == "-" else count_rows(path, column)  # standard input is read once
     d = model.latent_dim
     raw = out.with_name(out.name + ".part")
     err_tmp = Path(str(errors) + ".part") if errors else None
     counts = dict(rows=0, failed=0, mixtures=0)
-    workers = workers or min(2, os.cpu_count() or 1)
     try:
-        with open(raw, "wb") as zf, open(err_tmp or os.devnull, "w", newline="") as ef, \
-                ProcessPoolExecutor(workers) as pool:
+        with open(raw, "wb") as zf, open(err_tmp or os.devnull, "w", newline="") as ef:
             err_csv = csv.writer(ef, lineterminator="\n")
             err_csv.writerow(["line", "input", "reason"])
-            jobs = ((batch, pool.submit(_encode_chunk, (model.grammar.cfg_text, [r.smiles for r in batch],
-                                                        model.max_len)))
-                    for batch in _chunks(iter_smiles(path, column), chunk))
-            pending = []
-            for job in jobs:
-                pending.append(job)
-                if len(pending) > workers:
-                    _write_chunk(model, *pending.pop(0), zf, err_csv, report, counts)
-                    if progress:
-                        progress(counts["rows"], total)
-            while pending:
-                _write_chunk(model, *pending.pop(0), zf, err_csv, report, counts)
+            for batch, res in encoded_chunks(iter_smiles(path, column), model.grammar, model.max_len, chunk, workers):
+                _write_chunk(model, batch, res, zf, err_csv, report, counts)
                 if progress:
                     progress(counts["rows"], total)
         if not counts["rows"]:
@@ -89,8 +72,7 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
     return EncodeSummary(n, n - counts["failed"], counts["failed"], counts["mixtures"], d)
 
 
-def _write_chunk(model, batch, future, zf, err_csv, report, counts) -> None:
-    res = future.result()
+def _write_chunk(model, batch, res, zf, err_csv, report, counts) -> None:
     Z = np.full((len(batch), model.latent_dim), np.nan, dtype="float32")
     if res.ok.any():
         Z[res.ok] = model.encode_ids(res.X[res.ok])

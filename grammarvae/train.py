@@ -158,11 +158,11 @@ def cached_input(out: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None):
+def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None, key: dict | None = None):
     """Encoded rows of `data`, cached beside `out` and reused while the input (its content and
-    column) is the one it was made from."""
+    column: `key`, computed here unless the caller has it) is the one it was made from."""
     X_path, ok_path = _side(out, ".data.npy"), _side(out, ".data.ok.npy")
-    key = _input_key(data, column)
+    key = key or _input_key(data, column)
     if X_path.exists() and ok_path.exists() and _same_input(cached_input(out), key):
         X, ok = np.load(X_path, mmap_mode="r"), np.load(ok_path)
         if X.shape[1] >= max_len:  # a cache made for longer sequences serves: keep rows that fit
@@ -217,8 +217,9 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if not Path(data).is_file():
         raise ValueError(f"{data}: no such file")
     backup = _side(out, ".backup")
-    if resume and cached_input(out) is not None and not _same_input(cached_input(out), _input_key(data, column)):
-        raise ValueError(f"{data}: not the input this run was trained on ({cached_input(out)['input']}); "
+    key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
+    if resume and cached is not None and not _same_input(cached, key):
+        raise ValueError(f"{data}: not the input this run was trained on ({cached['input']}); "
                          "train without --resume to start a new run")
     log_path = _side(out, ".log.csv")
     epochs_done = len(read_log(log_path)) if resume else 0
@@ -232,7 +233,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     else:
         model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                            mmd_kernel=mmd_kernel, **arch)
-    X, ok = prepare(data, out, model.max_len, column)
+    X, ok = prepare(data, out, model.max_len, column, key)
     if not ok.any():
         raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")
     split_path = _side(out, ".split.npz")
