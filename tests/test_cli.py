@@ -249,3 +249,42 @@ def test_parse_shows_the_kekule_count_the_model_reads_and_whether_it_fits(model_
     fits = "fits" if steps <= max_len else "does NOT fit"
     assert out.strip().splitlines()[-1] == (f"the model reads its Kekule form {kekule}: {steps} productions; "
                                              f"{fits} the model's {max_len} steps")
+
+
+def test_optimize_writes_every_proposal_a_grid_and_a_curve(tmp_path, model_path, capsys):
+    inp = tmp_path / "start.smi"
+    inp.write_text("CCO\nc1ccccc1O\nCC(=O)Nc1ccc(O)cc1\nCCCCCC\nC1CCNCC1\nC1CC\n")
+    out, top, plot = tmp_path / "r.csv", tmp_path / "top.png", tmp_path / "best.png"
+    code, stdout, err = run(["optimize", str(inp), "--property", "logp", "--iterations", "2", "--batch", "3",
+                             "--inducing", "4", "--top", "2", "-o", str(out), "--image", str(top), "--plot", str(plot),
+                             "--model", model_path], capsys)
+    assert code == 0, err
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["iteration"] for r in rows] == ["1", "1", "1", "2", "2", "2"]
+    from grammarvae.properties import score
+
+    np.testing.assert_allclose([float(r["score"]) for r in rows], score([r["smiles"] for r in rows], "logp").values,
+                               rtol=1e-5)
+    lines = stdout.strip().splitlines()
+    best = max(float(r["score"]) for r in rows)
+    assert lines[0].startswith("best logp in the data: ") and len(lines) == 3
+    assert float(lines[1].split()[1]) == pytest.approx(best, abs=1e-3)
+    assert "wrote 6 proposals" in err and "valid 100%" in err
+    assert Image.open(top).size == (500, 250) and Image.open(plot).size[0] > 300
+
+
+def test_shift_prints_each_step_with_its_property(tmp_path, model_path, capsys):
+    data = tmp_path / "data.smi"
+    data.write_text("CCO\nCCCCCCCC\nc1ccccc1O\nCCCCCCCCCCCC\nOCC(O)CO\nCC(=O)O\nc1ccc2ccccc2c1\nCCN\nCCCl\nOC=O\n")
+    image = tmp_path / "shift.png"
+    code, stdout, err = run(["shift", "CC(=O)Nc1ccc(O)cc1", "--steps", "3", "--data", str(data), "--image", str(image),
+                             "--model", model_path], capsys)
+    assert code == 0, err
+    lines = [line.split() for line in stdout.strip().splitlines()]
+    assert [float(t) for t, *_ in lines] == [0.0, 1.0, 2.0]
+    from grammarvae.properties import score
+
+    np.testing.assert_allclose([float(v) for _, _, v, _ in lines], score([s for *_, s in lines], "logp").values,
+                               atol=1e-3)
+    assert Image.open(image).size == (500, 500)  # 3 molecules: the near-square grid of 2 + 1

@@ -72,6 +72,22 @@ CATALOGUE = [
     (["interpolate", "C1CC", "CCO"], "start 'C1CC': RDKit cannot read it", []),
     (["encode", "{tmp}/empty.smi", "-o", "{tmp}/e.npy"], "empty.smi: no SMILES in the file", ["e.npy", "e.npy.part"]),
     (["encode", "{tmp}/in.csv", "-o", "{tmp}/c.npy", "--column", "nosuch"], "no column 'nosuch'", ["c.npy", "c.npy.part"]),
+    # latent-space design
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/missing/r.csv"], "no such folder", ["missing"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.txt"], "must end in .csv", ["r.txt"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--image", "{tmp}/top.jpg"], "--image", ["r.csv", "top.jpg"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--plot", "{tmp}/missing/c.png"], "--plot", ["r.csv"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--batch", "0"], "--batch: 0 is below 1", ["r.csv"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--iterations", "-2"], "--iterations: -2 is below 1", ["r.csv"]),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--property", "colour"], "invalid choice: 'colour'", ["r.csv"]),
+    (["optimize", "{tmp}/nosuch.smi", "-o", "{tmp}/r.csv"], "nosuch.smi: no such file", ["r.csv"]),
+    (["optimize", "{tmp}/empty.smi", "-o", "{tmp}/r.csv"], "empty.smi: no SMILES in the file", ["r.csv"]),
+    (["optimize", "{tmp}/drugs.smi", "-o", "{tmp}/r.csv"], "only 1 of 1 molecules could be encoded and scored", ["r.csv"]),
+    (["shift", "CCO", "--steps", "1"], "--steps: 1 is below 2", []),
+    (["shift", "CCO", "--scale", "nan"], "not a finite number", []),
+    (["shift", "CCO", "--image", "{tmp}/missing/s.png"], "no such folder", ["missing"]),
+    (["shift", "C1CC", "--image", "{tmp}/s.png"], "smiles 'C1CC': RDKit cannot read it", ["s.png"]),
+    (["shift", "CCO", "--data", "{tmp}/nosuch.smi"], "nosuch.smi", []),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import warnings
@@ -129,6 +130,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the figures here")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    from grammarvae.properties import PROPERTIES
+
+    p = cmd("optimize", "Bayesian optimisation of a property in the latent space (the Grammar VAE paper's loop)",
+            "grammarvae optimize data.smi --property penalized_logp --iterations 5 --batch 50 -o results.csv")
+    p.add_argument("input", help="starting molecules (.smi/.txt or .csv, gzip ok): encoded and scored")
+    p.add_argument("--property", default="penalized_logp", choices=list(PROPERTIES),
+                   help="the property to maximise (default: penalized_logp)")
+    p.add_argument("--iterations", type=count(1), default=5, help="rounds of fit, propose, decode, score (default: 5)")
+    p.add_argument("--batch", type=count(1), default=50, help="molecules proposed per round (default: 50)")
+    p.add_argument("--inducing", type=count(1), default=500, help="the sparse GP's inducing points (default: 500)")
+    p.add_argument("--top", type=count(1), default=9, help="best molecules printed and drawn (default: 9)")
+    p.add_argument("-o", "--output", required=True, help="CSV, one row per proposed molecule")
+    p.add_argument("--image", help="also a grid picture of the best molecules (.png or .svg)")
+    p.add_argument("--plot", help="also a plot of the best score per iteration (.png or .svg)")
+    p.add_argument("--column", help="SMILES column of a CSV")
+    _add_common(p)
+    p.set_defaults(func=cmd_optimize)
+
+    p = cmd("shift", "move a molecule along a property's direction in the latent space",
+            "grammarvae shift 'CC(=O)Nc1ccc(O)cc1' --property logp --steps 6 --image shift.png")
+    p.add_argument("smiles", type=text)
+    p.add_argument("--property", default="logp", choices=list(PROPERTIES), help="default: logp")
+    p.add_argument("--steps", type=count(2), default=6, help="points along the direction, start included (default: 6)")
+    p.add_argument("--scale", type=number(-math.inf), default=2.0,
+                   help="how far, in lengths of the direction; negative lowers the property (default: 2)")
+    p.add_argument("--data", help="molecules to take the direction from (default: 2,000 of the model's own prior samples)")
+    p.add_argument("--column", help="SMILES column of a CSV --data")
+    p.add_argument("--image", help="also a grid picture of the steps (.png or .svg)")
+    _add_common(p)
+    p.set_defaults(func=cmd_shift)
     return ap
 
 
@@ -377,6 +409,55 @@ def cmd_evaluate(args) -> int:
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from grammarvae.design import optimize
+    from grammarvae.plots import curve
+
+    check_output(args.output, (".csv",), "-o")
+    check_output(args.image, IMAGE, "--image")
+    check_output(args.plot, IMAGE, "--plot")
+    model = _model(args)
+    smiles = [r.smiles for r in _rows(args.input, args.column) if r.smiles]
+    with Bar(f"optimizing {args.property}") as bar:
+        run = optimize(model, smiles, args.property, iterations=args.iterations, batch=args.batch,
+                       seed=args.seed, num_inducing=args.inducing, progress=bar.update)
+    run.write_csv(args.output)
+    shares = run.shares()
+    print(f"wrote {shares['proposals']} proposals to {args.output}: valid {shares['valid']:.0%}, "
+          f"distinct {shares['unique']:.0%}, not in the data {shares['novel']:.0%}", file=sys.stderr)
+    print(f"best {args.property} in the data: {run.data_best:.3f}")
+    best = run.best(args.top)
+    for rank, p in enumerate(best, 1):
+        print(f"{rank:3d}  {p.score:8.3f}  iteration {p.iteration}  {p.smiles}")
+    _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
+    if args.plot:
+        curve(args.plot, range(args.iterations + 1), {"best so far": run.best_per_iteration()},
+              xlabel="iteration (0: the data set)", ylabel=args.property, title=f"Bayesian optimisation of {args.property}")
+        print(f"wrote plot {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_shift(args) -> int:
+    from grammarvae.design import direction_of, shift
+    from grammarvae.properties import score
+
+    check_output(args.image, IMAGE, "--image")
+    model = _model(args)
+    data = [r.smiles for r in _rows(args.data, args.column) if r.smiles] if args.data else None
+    with _named_inputs(smiles=args.smiles):
+        model.encode([args.smiles])  # a molecule the model cannot read is refused before the work
+    with Bar(f"finding the {args.property} direction") as bar:
+        direction = direction_of(model, args.property, data, seed=args.seed, progress=bar.update)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a salt's note was given above
+        path = shift(model, args.smiles, direction, steps=args.steps, scale=args.scale)
+    values = score([s for _, s in path], args.property).values
+    for (t, s), v in zip(path, values):
+        print(f"{t:6.2f}  {args.property} {v:8.3f}  {s}")
+    _image(model, [s for _, s in path], args.image, [f"{t:.1f}: {args.property} {v:.2f}" for (t, _), v in zip(path, values)])
     return 0
 
 

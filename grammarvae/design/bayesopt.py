@@ -1,0 +1,153 @@
+"""Bayesian optimisation of a property in the latent space: the Grammar VAE paper's loop.
+
+    >>> run = optimize(model, smiles, "penalized_logp", iterations=5, batch=50, seed=0)
+    >>> run.best(3)                        # the three best proposals: Proposal(iteration, smiles, score, ...)
+    >>> run.write_csv("results.csv")       # one row per proposed molecule
+
+Each iteration fits a `LatentGP` to every scored point so far (the encoded data set, then the
+proposals), proposes `batch` latent points by expected improvement, decodes them (always valid
+molecules), scores them and adds them. A batch is chosen greedily from candidate points (half
+drawn from the prior N(0, I), half around the best points so far): each pick is the candidate of
+highest expected improvement after the improvement of every candidate has been scaled by
+1 - its kernel correlation with each earlier pick, which keeps a batch from piling onto one
+point. Every random draw comes from `seed`: the same seed gives the same proposals.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy.stats import norm
+
+from grammarvae.chem import canonical
+from grammarvae.design.gp import LatentGP
+from grammarvae.properties import score
+
+
+def expected_improvement(mean, std, best: float) -> np.ndarray:
+    """E[max(f - best, 0)] for f ~ N(mean, std^2), elementwise (0 where std is 0 and mean <= best)."""
+    mean, std = np.asarray(mean, dtype="float64"), np.asarray(std, dtype="float64")
+    gain = mean - best
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.where(std > 0, gain / std, 0.0)
+        ei = std * (u * norm.cdf(u) + norm.pdf(u))
+    return np.where(std > 0, ei, np.maximum(gain, 0.0))
+
+
+def candidates(Z, y, n: int, rng: np.random.Generator, top: int = 10, scale: float = 0.5) -> np.ndarray:
+    """n candidate latent points: half from the prior N(0, I), half at `scale` around the `top`
+    best-scoring points of (Z, y)."""
+    n_prior = n // 2
+    best = Z[np.argsort(-y, kind="stable")[:top]]
+    around = best[np.arange(n - n_prior) % len(best)] + scale * rng.standard_normal((n - n_prior, Z.shape[1]))
+    return np.concatenate([rng.standard_normal((n_prior, Z.shape[1])), around])
+
+
+def propose(gp: LatentGP, Z, y, batch: int, rng: np.random.Generator, n_candidates: int = 2000):
+    """`batch` latent points by greedy, correlation-penalised expected improvement over the best
+    y so far (see the module docstring); returns (points, predicted means, expected improvements)."""
+    C = candidates(Z, y, max(n_candidates, batch), rng)
+    mean, std = gp.predict(C)
+    ei = expected_improvement(mean, std, float(np.max(y)))
+    weight, picks = np.ones(len(C)), []
+    for _ in range(batch):
+        i = int(np.argmax(ei * weight))
+        picks.append(i)
+        weight *= 1.0 - gp.correlation(C, C[i])
+        weight[i] = 0.0
+    picks = np.array(picks)
+    return C[picks], mean[picks], ei[picks]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One proposed molecule: its iteration (1-based), SMILES, score (NaN with a reason if it
+    could not be scored), the GP's predicted score and the expected improvement it was picked by."""
+
+    iteration: int
+    smiles: str
+    score: float
+    reason: str | None
+    predicted: float
+    expected_improvement: float
+
+
+@dataclass
+class Optimization:
+    """What `optimize` found: every proposal, and the figures of each iteration's GP."""
+
+    target: str
+    data_best: float                    # the best score in the encoded data set
+    known: set = field(default_factory=set)       # canonical SMILES of the data set
+    proposals: list = field(default_factory=list)
+    fits: list = field(default_factory=list)      # per iteration: points the GP was fit on
+
+    def shares(self) -> dict:
+        """Of all proposals: the share scored (valid), distinct, and not in the data set (novel)."""
+        n = max(1, len(self.proposals))
+        return {"proposals": len(self.proposals),
+                "valid": sum(np.isfinite(p.score) for p in self.proposals) / n,
+                "unique": len({p.smiles for p in self.proposals}) / n,
+                "novel": sum(p.smiles not in self.known for p in self.proposals) / n}
+
+    def best(self, k: int = 3) -> list:
+        """The k best-scoring proposals, one per distinct molecule."""
+        seen, out = set(), []
+        for p in sorted((p for p in self.proposals if np.isfinite(p.score)), key=lambda p: -p.score):
+            if p.smiles not in seen:
+                seen.add(p.smiles)
+                out.append(p)
+        return out[:k]
+
+    def best_per_iteration(self) -> list[float]:
+        """The best score found up to and including each iteration (the data set's best first)."""
+        best, out = self.data_best, [self.data_best]
+        for it in range(1, len(self.fits) + 1):
+            best = max([best] + [p.score for p in self.proposals if p.iteration == it and np.isfinite(p.score)])
+            out.append(best)
+        return out
+
+    def write_csv(self, path: str | Path) -> None:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["iteration", "smiles", "score", "predicted", "expected_improvement", "reason"])
+            for p in self.proposals:
+                w.writerow([p.iteration, p.smiles, "" if np.isnan(p.score) else f"{p.score:.6g}",
+                            f"{p.predicted:.6g}", f"{p.expected_improvement:.6g}", p.reason or ""])
+
+
+def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", iterations: int = 5,
+             batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
+             n_candidates: int = 2000, progress: Callable[[int, int], None] | None = None) -> Optimization:
+    """Bayesian optimisation of `target` (a `grammarvae.properties` name) with `model` (any
+    GrammarVAE), starting from the molecules `smiles`; those that cannot be encoded or scored
+    are left out. `progress(done, total)` is called after each iteration."""
+    if iterations < 1 or batch < 1:
+        raise ValueError(f"iterations and batch must be >= 1, got {iterations} and {batch}")
+    Z = model.encode_checked(list(smiles)).Z.astype("float64")
+    y = score(list(smiles), target).values
+    keep = np.isfinite(Z).all(1) & np.isfinite(y)
+    if keep.sum() < 2:
+        raise ValueError(f"only {int(keep.sum())} of {len(smiles)} molecules could be encoded and scored; "
+                         "the optimisation needs at least 2")
+    Z, y = Z[keep], y[keep]
+    rng = np.random.default_rng(seed)
+    known = {canonical(s) for s, k in zip(smiles, keep) if k}
+    run = Optimization(target, float(y.max()), known)
+    for it in range(1, iterations + 1):
+        gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, y)
+        run.fits.append(len(Z))
+        points, predicted, ei = propose(gp, Z, y, batch, rng, n_candidates)
+        decoded = model.decode(points.astype("float32"))
+        scored = score(decoded, target)
+        for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
+            run.proposals.append(Proposal(it, s, float(v), why, float(p), float(e)))
+        ok = np.isfinite(scored.values)
+        Z, y = np.concatenate([Z, points[ok]]), np.concatenate([y, scored.values[ok]])
+        if progress:
+            progress(it, iterations)
+    return run
