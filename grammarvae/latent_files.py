@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -89,18 +90,16 @@ def _write_chunk(model, batch, res, zf, err_csv, report, counts) -> None:
 
 
 def _finish(raw: Path, out: Path, n: int, d: int) -> None:
-    """The raw float32 rows in `raw` as `out` (.npy or .csv), written beside it and renamed."""
+    """The raw float32 rows in `raw` as `out` (.npy or .csv), written beside it and renamed.
+    Copied through plain reads and writes, a block at a time: pages of a memory map would
+    count in the process's memory, which would then grow with the file."""
     tmp = out.with_name(out.name + ".tmp" + out.suffix)
-    rows = np.memmap(raw, dtype="float32", mode="r", shape=(n, d)) if n else np.zeros((0, d), "float32")
-    if out.suffix == ".npy":
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype="float32", shape=(n, d))
-        for i in range(0, n, 65536):
-            arr[i:i + 65536] = rows[i:i + 65536]
-        arr.flush()
-        del arr
-    else:
-        with open(tmp, "w") as fh:
-            for i in range(0, n, 65536):
-                np.savetxt(fh, rows[i:i + 65536], delimiter=",", fmt="%.7g")
-    del rows
+    block = 65536 * d * 4
+    with open(raw, "rb") as src, open(tmp, "wb") as fh:
+        if out.suffix == ".npy":
+            np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, d)})
+            shutil.copyfileobj(src, fh, block)
+        else:
+            while chunk := src.read(block):
+                np.savetxt(fh, np.frombuffer(chunk, dtype="<f4").reshape(-1, d), delimiter=",", fmt="%.7g")
     os.replace(tmp, out)

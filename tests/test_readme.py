@@ -10,7 +10,8 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
-                  "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()"]
+                  "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()",
+                  "run = optimize(m, start"]
 
 
 def block(marker: str) -> str:
@@ -32,6 +33,15 @@ def test_readme_block_runs(marker, capsys, tmp_path, monkeypatch):
         printed = capsys.readouterr().out
         molecules = ast.literal_eval(printed.strip())  # the block prints a list of four SMILES
         assert len(molecules) == 4 and all(Chem.MolFromSmiles(s) is not None for s in molecules)
+    elif "optimize" in marker:
+        import csv
+
+        with open(tmp_path / "results.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["iteration"] for r in rows] == ["1"] * 5 + ["2"] * 5 and all(r["score"] for r in rows)
+        assert namespace["mean"].shape == namespace["std"].shape == (1,) and namespace["std"][0] > 0
+        printed = capsys.readouterr().out.strip().splitlines()
+        assert len(printed) == 1 + 3 + 4 and printed[-4].startswith("0.0 ")
     elif "pretrained" in marker:
         from PIL import Image
 

@@ -38,7 +38,7 @@ def expected_improvement(mean, std, best: float) -> np.ndarray:
     return np.where(std > 0, ei, np.maximum(gain, 0.0))
 
 
-def candidates(Z, y, n: int, rng: np.random.Generator, top: int = 10, scale: float = 0.5) -> np.ndarray:
+def candidates(Z, y, n: int, rng: np.random.Generator, top: int = 10, scale: float = 0.25) -> np.ndarray:
     """n candidate latent points: half from the prior N(0, I), half at `scale` around the `top`
     best-scoring points of (Z, y)."""
     n_prior = n // 2
@@ -122,22 +122,34 @@ class Optimization:
 
 def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", iterations: int = 5,
              batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
-             n_candidates: int = 2000, progress: Callable[[int, int], None] | None = None) -> Optimization:
+             n_candidates: int = 2000, score_decoded: bool = True,
+             progress: Callable[[int, int], None] | None = None) -> Optimization:
     """Bayesian optimisation of `target` (a `grammarvae.properties` name) with `model` (any
     GrammarVAE), starting from the molecules `smiles`; those that cannot be encoded or scored
-    are left out. `progress(done, total)` is called after each iteration."""
+    are left out. The starting latent means are scored by the molecules they decode to
+    (``score_decoded``, the function the proposals are scored by; where the model reconstructs
+    every molecule this is the molecules' own score, which ``score_decoded=False`` takes, as
+    the Grammar VAE paper did). `progress(done, total)` is called once the data are scored
+    and after each iteration."""
     if iterations < 1 or batch < 1:
         raise ValueError(f"iterations and batch must be >= 1, got {iterations} and {batch}")
     Z = model.encode_checked(list(smiles)).Z.astype("float64")
-    y = score(list(smiles), target).values
-    keep = np.isfinite(Z).all(1) & np.isfinite(y)
+    given = score(list(smiles), target).values
+    keep = np.isfinite(Z).all(1) & np.isfinite(given)
     if keep.sum() < 2:
         raise ValueError(f"only {int(keep.sum())} of {len(smiles)} molecules could be encoded and scored; "
                          "the optimisation needs at least 2")
-    Z, y = Z[keep], y[keep]
+    Z = Z[keep]
+    if score_decoded:  # the GP models what a latent point scores once decoded, as proposals are scored
+        y = score(model.decode(Z.astype("float32")), target).values
+        Z, y = Z[np.isfinite(y)], y[np.isfinite(y)]
+    else:
+        y = given[keep]
     rng = np.random.default_rng(seed)
     known = {canonical(s) for s, k in zip(smiles, keep) if k}
-    run = Optimization(target, float(y.max()), known)
+    run = Optimization(target, float(given[keep].max()), known)
+    if progress:
+        progress(0, iterations)
     for it in range(1, iterations + 1):
         gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, y)
         run.fits.append(len(Z))
