@@ -11,7 +11,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
                   "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()",
-                  "run = optimize(m, start"]
+                  "run = optimize(vae, start"]
 
 
 def block(marker: str) -> str:
