@@ -12,6 +12,7 @@ strings and float one-hots are built only per batch. TensorFlow is imported only
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 from collections import deque
 import re
@@ -94,7 +95,9 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
     in order; standardised and parsed in worker processes, at most two chunks a worker in
     flight, so memory does not grow with the input."""
     workers = workers or min(2, os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: a fork copies the locks other threads (TensorFlow's) hold at that
+    # moment, and a worker then waited forever on one (seen in CI, in training preparation).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: deque = deque()
         for batch in _chunks(rows, chunk):
             pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len))))
