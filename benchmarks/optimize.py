@@ -50,7 +50,7 @@ def main() -> None:
 
     RDLogger.DisableLog("rdApp.*")
     from grammarvae import GrammarVAE
-    from grammarvae.design import LatentGP, optimize
+    from grammarvae.design import LatentGP, Optimization, optimize
     from grammarvae.properties import score
 
     path = Path(args.data) / "zinc" / "zinc250k_part_a.smi.gz"
@@ -87,17 +87,12 @@ def main() -> None:
                              seed=seed, num_inducing=args.inducing,
                              progress=lambda d, n: print(f"  seed {seed}: iteration {d}/{n} "
                                                          f"({time.time() - t0:.0f} s)", flush=True)))
-    proposals = [p for r in runs for p in r.proposals]
-    seen, top = set(), []
-    for p in sorted((p for p in proposals if np.isfinite(p.score)), key=lambda p: -p.score):
-        if p.smiles not in seen:
-            seen.add(p.smiles)
-            top.append(p)
-    known = runs[0].known
-    valid = np.mean([np.isfinite(p.score) for p in proposals])
-    novel = np.mean([p.smiles not in known for p in proposals])
-    print(f"\n{len(proposals)} proposals in {time.time() - t0:.0f} s: valid {valid:.1%}, novel {novel:.1%}, "
-          f"distinct {len({p.smiles for p in proposals}) / len(proposals):.1%}")
+    # all seeds' proposals as one run, so that best() and shares() count them together
+    merged = Optimization("penalized_logp", runs[0].data_best, runs[0].known,
+                          [p for r in runs for p in r.proposals])
+    top, shares = merged.best(3), merged.shares()
+    print(f"\n{shares['proposals']} proposals in {time.time() - t0:.0f} s: valid {shares['valid']:.1%}, "
+          f"novel {shares['novel']:.1%}, distinct {shares['unique']:.1%}")
     print(f"  {'':8s} {'1st':>6s} {'2nd':>6s} {'3rd':>6s}")
     print(f"  {'ours':8s} " + " ".join(f"{p.score:6.2f}" for p in top[:3]))
     for name, (t3, _, _) in PAPERS.items():
