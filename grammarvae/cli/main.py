@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--property", default="penalized_logp", choices=list(PROPERTIES),
                    help="the property to maximise (default: penalized_logp)")
     p.add_argument("--iterations", type=count(1), default=5, help="rounds of fit, propose, decode, score (default: 5)")
-    p.add_argument("--batch", type=count(1), default=50, help="molecules proposed per round (default: 50)")
+    p.add_argument("--batch", type=count(1), default=50, help="new molecules proposed per round, at most (default: 50)")
     p.add_argument("--inducing", type=count(1), default=500, help="the sparse GP's inducing points (default: 500)")
     p.add_argument("--top", type=count(1), default=9, help="best molecules printed and drawn (default: 9)")
     p.add_argument("-o", "--output", required=True, help="CSV, one row per proposed molecule")

@@ -10,7 +10,10 @@ molecules), scores them and adds them. A batch is chosen greedily from candidate
 drawn from the prior N(0, I), half around the best points so far): each pick is the candidate of
 highest expected improvement after the improvement of every candidate has been scaled by
 1 - its kernel correlation with each earlier pick, which keeps a batch from piling onto one
-point. Every random draw comes from `seed`: the same seed gives the same proposals.
+point. The ranked picks are decoded `spare` times over the batch, and the batch keeps the first
+`batch` of them whose molecule is new: not decoded before in the batch, in an earlier batch or
+from the data (nearby latent points often decode to one molecule, and scoring it twice teaches
+the GP nothing). Every random draw comes from `seed`: the same seed gives the same proposals.
 """
 
 from __future__ import annotations
@@ -122,17 +125,18 @@ class Optimization:
 
 def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", iterations: int = 5,
              batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
-             n_candidates: int = 2000, score_decoded: bool = True,
+             n_candidates: int = 2000, score_decoded: bool = True, spare: int = 3,
              progress: Callable[[int, int], None] | None = None) -> Optimization:
     """Bayesian optimisation of `target` (a `grammarvae.properties` name) with `model` (any
     GrammarVAE), starting from the molecules `smiles`; those that cannot be encoded or scored
     are left out. The starting latent means are scored by the molecules they decode to
     (``score_decoded``, the function the proposals are scored by; where the model reconstructs
     every molecule this is the molecules' own score, which ``score_decoded=False`` takes, as
-    the Grammar VAE paper did). `progress(done, total)` is called once the data are scored
-    and after each iteration."""
-    if iterations < 1 or batch < 1:
-        raise ValueError(f"iterations and batch must be >= 1, got {iterations} and {batch}")
+    the Grammar VAE paper did). A batch holds only new molecules, so it is shorter than
+    `batch` when fewer than that many are found among `spare * batch` ranked picks.
+    `progress(done, total)` is called once the data are scored and after each iteration."""
+    if iterations < 1 or batch < 1 or spare < 1:
+        raise ValueError(f"iterations, batch and spare must be >= 1, got {iterations}, {batch} and {spare}")
     Z = model.encode_checked(list(smiles)).Z.astype("float64")
     given = score(list(smiles), target).values
     keep = np.isfinite(Z).all(1) & np.isfinite(given)
@@ -140,21 +144,26 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         raise ValueError(f"only {int(keep.sum())} of {len(smiles)} molecules could be encoded and scored; "
                          "the optimisation needs at least 2")
     Z = Z[keep]
+    known = {canonical(s) for s, k in zip(smiles, keep) if k}
+    seen = set(known)  # molecules scored already: proposing them again teaches the GP nothing
     if score_decoded:  # the GP models what a latent point scores once decoded, as proposals are scored
-        y = score(model.decode(Z.astype("float32")), target).values
+        decoded = model.decode(Z.astype("float32"))
+        seen.update(canonical(s) for s in decoded)
+        y = score(decoded, target).values
         Z, y = Z[np.isfinite(y)], y[np.isfinite(y)]
     else:
         y = given[keep]
     rng = np.random.default_rng(seed)
-    known = {canonical(s) for s, k in zip(smiles, keep) if k}
     run = Optimization(target, float(given[keep].max()), known)
     if progress:
         progress(0, iterations)
     for it in range(1, iterations + 1):
         gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, y)
         run.fits.append(len(Z))
-        points, predicted, ei = propose(gp, Z, y, batch, rng, n_candidates)
+        points, predicted, ei = propose(gp, Z, y, spare * batch, rng, n_candidates)
         decoded = model.decode(points.astype("float32"))
+        new = _first_new(decoded, seen, batch)
+        points, predicted, ei, decoded = points[new], predicted[new], ei[new], [decoded[i] for i in new]
         scored = score(decoded, target)
         for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
             run.proposals.append(Proposal(it, s, float(v), why, float(p), float(e)))
@@ -163,3 +172,15 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         if progress:
             progress(it, iterations)
     return run
+
+
+def _first_new(smiles: Sequence[str], seen: set, k: int) -> list[int]:
+    """Indices of the first k of `smiles` whose canonical form is not in `seen` nor earlier in
+    the list; adds them to `seen`."""
+    out = []
+    for i, s in enumerate(smiles):
+        c = canonical(s)
+        if len(out) < k and c not in seen:
+            seen.add(c)
+            out.append(i)
+    return out
