@@ -62,7 +62,8 @@ def main() -> None:
             rate = (n - 100) / max(wall - start, 1e-9)
             sizes[n] = own
             print(f"{n:>9,} molecules: {wall:7.1f} s ({start:.1f} s start-up), {rate:,.0f} molecules/s after "
-                  f"start-up; peak memory {own / 1024:,.0f} MB (main), {workers / 1024:,.0f} MB (largest worker)")
+                  f"start-up; peak memory {own / 1024:,.0f} MB (main), {workers / 1024:,.0f} MB (largest child: "
+                  f"a worker, or a helper forked from the main process, whose shared pages count)")
         small, big = sorted(sizes)
         print(f"peak memory ratio, {big:,} against {small:,} rows (reference: the small run): "
               f"{sizes[big] / sizes[small]:.2f} for {big / small:.0f}x the rows")

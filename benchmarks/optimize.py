@@ -3,6 +3,7 @@ scaled to this CPU.
 
     python benchmarks/optimize.py [--model m.keras] [--data ../shared/data] [--molecules 5000]
                                   [--iterations 5] [--batch 50] [--seeds 2] [--plot best.png]
+                                  [--image top.png]
 
 Protocol (the paper: all 250k ZINC molecules, a sparse GP of 500 inducing points, batches of
 50, 10 runs; here by default): the first `--molecules` ZINC-250k molecules of the shared data
@@ -43,6 +44,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--inducing", type=int, default=500)
     ap.add_argument("--plot", help="write the best score per iteration of each seed here (.png)")
+    ap.add_argument("--image", help="write a grid of the best 12 distinct proposals here (.png)")
     args = ap.parse_args()
 
     import numpy as np
@@ -108,6 +110,11 @@ def main() -> None:
               title="Bayesian optimisation in the latent space",
               references={f"{n} best": t3[0] for n, (t3, _, _) in PAPERS.items() if n in ("GVAE", "JT-VAE")})
         print(f"wrote {args.plot}")
+    if args.image:
+        best = merged.best(12)
+        GrammarVAE.draw([p.smiles for p in best], args.image,
+                        legends=[f"{p.score:.2f}, iteration {p.iteration}" for p in best])
+        print(f"wrote {args.image}")
 
 
 if __name__ == "__main__":
