@@ -1,6 +1,20 @@
-"""Exceptions shared across grammarvae."""
+"""Exceptions shared across grammarvae, and how an input is quoted in a message."""
 
 from __future__ import annotations
+
+SHOWN_CHARS = 80  # a quoted input longer than this is cut in messages (an errors CSV keeps it whole)
+
+
+def shown(text: str) -> str:
+    """`text` quoted for a message: its repr, cut to SHOWN_CHARS characters with its length
+    named when longer, so that one very long input does not flood the terminal.
+
+        >>> shown("CCO")
+        "'CCO'"
+    """
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}... ({len(text):,} characters)"
 
 
 class GrammarError(ValueError):
@@ -20,6 +34,6 @@ class GrammarError(ValueError):
         self.position = position
         self.index = index
         where = f" at position {position}" if position is not None else ""
-        subject = f"SMILES {smiles!r}: " if smiles is not None else ""
+        subject = f"SMILES {shown(smiles)}: " if smiles is not None else ""
         item = f"item {index}: " if index is not None else ""
         super().__init__(f"{item}{subject}{reason}{where}")

@@ -146,5 +146,7 @@ def test_load_by_path_and_unknown_name(tmp_path):
     copy = tmp_path / "mine.cfg"
     copy.write_text(grammar_path("zinc").read_text())
     assert Grammar.load(str(copy)).parse("CCO") == Grammar.load("zinc").parse("CCO")
-    with pytest.raises(FileNotFoundError, match="no grammar named 'nope'"):
+    with pytest.raises(FileNotFoundError, match="no grammar named 'nope'") as e:
         Grammar.load("nope")
+    looked = str(e.value).split("(looked in ")[1].rstrip(")").split(", ")
+    assert looked and len(set(looked)) == len(looked)  # an editable install's two places are one folder

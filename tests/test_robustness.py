@@ -39,6 +39,8 @@ def test_the_long_smiles_no_longer_kills_the_cli(tmp_path):
                         "--model", str(model)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stderr[-2000:]
     assert "long.smi:2:" in r.stderr and "20,000 characters" in r.stderr and "Traceback" not in r.stderr
+    line = next(l for l in r.stderr.splitlines() if "long.smi:2:" in l)
+    assert len(line) < 400 and "C" * 81 not in line  # the input is quoted cut, not 20,000 characters
     Z = np.load(tmp_path / "z.npy")
     assert Z.shape == (2, 8) and np.isfinite(Z[0]).all() and np.isnan(Z[1]).all()
 

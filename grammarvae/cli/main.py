@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grammarvae.cli.checks import UsageError, check_output, count, number, text
 from grammarvae.cli.progress import Bar
-from grammarvae.errors import GrammarError
+from grammarvae.errors import GrammarError, shown
 
 IMAGE = (".png", ".svg")
 
@@ -233,7 +233,7 @@ def _named_inputs(**named: str):
             yield
     except GrammarError as e:
         if e.smiles in name_of:
-            raise UsageError(f"{name_of[e.smiles]} {e.smiles!r}: {e.reason}") from None
+            raise UsageError(f"{name_of[e.smiles]} {shown(e.smiles)}: {e.reason}") from None
         raise
     for w in caught:
         if issubclass(w.category, FragmentWarning):
@@ -284,7 +284,7 @@ def cmd_encode(args) -> int:
     with Bar("encoding") as bar:
         try:
             s = encode_to_file(model, args.input, out, column=args.column, errors=args.errors,
-                               report=lambda line, smiles, why: bar.write(f"{args.input}:{line}: {smiles!r}: {why}"),
+                               report=lambda line, smiles, why: bar.write(f"{args.input}:{line}: {shown(smiles)}: {why}"),
                                progress=bar.update)
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
@@ -404,7 +404,7 @@ def cmd_evaluate(args) -> int:
                            beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
                            prior_decoding=args.prior_decoding)
     for i, smiles, why in figures.pop("not_encodable"):
-        print(f"{args.test}:{test_rows[i].line}: {smiles!r}: {why} (counted as not reconstructed)", file=sys.stderr)
+        print(f"{args.test}:{test_rows[i].line}: {shown(smiles)}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:

@@ -55,7 +55,8 @@ def grammar_path(name_or_path: str | Path) -> Path:
     for c in candidates:
         if c.is_file():
             return c
-    raise FileNotFoundError(f"no grammar named {name_or_path!r} (looked in {', '.join(map(str, candidates))})")
+    looked = dict.fromkeys(map(str, candidates))  # installed and source checkout can be one folder
+    raise FileNotFoundError(f"no grammar named {name_or_path!r} (looked in {', '.join(looked)})")
 
 
 class Encoded(NamedTuple):
