@@ -261,17 +261,21 @@ def test_optimize_writes_every_proposal_a_grid_and_a_curve(tmp_path, model_path,
     assert code == 0, err
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["iteration"] for r in rows] == ["1", "1", "1", "2", "2", "2"]
+    # an untrained model decodes most points to a few molecules, and a batch keeps only new ones
+    its = [r["iteration"] for r in rows]
+    assert rows and its == sorted(its) and max(map(its.count, its)) <= 3
+    assert len({r["smiles"] for r in rows}) == len(rows)
     from grammarvae.properties import score
 
     np.testing.assert_allclose([float(r["score"]) for r in rows], score([r["smiles"] for r in rows], "logp").values,
                                rtol=1e-5)
     lines = stdout.strip().splitlines()
     best = max(float(r["score"]) for r in rows)
-    assert lines[0].startswith("best logp in the data: ") and len(lines) == 3
+    shown = min(2, len(rows))
+    assert lines[0].startswith("best logp in the data: ") and len(lines) == 1 + shown
     assert float(lines[1].split()[1]) == pytest.approx(best, abs=1e-3)
-    assert "wrote 6 proposals" in err and "valid 100%" in err
-    assert Image.open(top).size == (500, 250) and Image.open(plot).size[0] > 300
+    assert f"wrote {len(rows)} proposal" in err and "valid 100%" in err
+    assert Image.open(top).size == (250 * shown, 250) and Image.open(plot).size[0] > 300
 
 
 def test_shift_prints_each_step_with_its_property(tmp_path, model_path, capsys):
