@@ -13,7 +13,7 @@ import warnings
 
 from rdkit import Chem, RDLogger
 
-from grammarvae.errors import GrammarError
+from grammarvae.errors import GrammarError, shown
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -69,7 +69,7 @@ def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True, max
     """
     standard, reduced = standardize_reporting(smiles, kekule, keep_stereo, max_steps)
     if reduced:
-        warnings.warn(f"{smiles!r}: kept the largest fragment of a mixture", FragmentWarning, stacklevel=2)
+        warnings.warn(f"{shown(smiles)}: kept the largest fragment of a mixture", FragmentWarning, stacklevel=2)
     return standard
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from grammarvae.chem import FragmentWarning
 from grammarvae.decoding import MaskedDecoder
-from grammarvae.errors import GrammarError
+from grammarvae.errors import GrammarError, shown
 from grammarvae.grammar import Grammar
 from grammarvae.models.masked import MaskedCategorical
 from vae_core import VAE, AutoregressiveGRUDecoder, conv1d_encoder, gru_decoder
@@ -122,7 +122,7 @@ class GrammarVAE(VAE):
             i, s, why = res.errors[0]
             raise GrammarError(why, s, index=i)
         for i, s, kept in res.mixtures:
-            warnings.warn(f"{s!r}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
+            warnings.warn(f"{shown(s)}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
                           stacklevel=2)
         return res.X.astype(np.int32)
 
