@@ -37,6 +37,7 @@ def main() -> None:
     from evaluate_moses import moses_split
     from grammarvae import GrammarVAE
     from grammarvae.chem import canonical
+    from grammarvae.data import encode_smiles
     from grammarvae.realism import ring_shares
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,10 +49,9 @@ def main() -> None:
 
     model = GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
     _, heldout = moses_split(Path(args.data) / "moses" / "train.csv.gz")
-    failed = {i for i, _, _ in model.encode_checked(heldout[: args.n]).errors}
-    smiles = [s for i, s in enumerate(heldout[: args.n]) if i not in failed]
-    X = model.to_ids(smiles)
-    mean, log_var = model.encode_ids(X, return_log_var=True)
+    res = encode_smiles(heldout[: args.n], model.max_len, model.grammar)  # parsed once, as evaluate() does
+    smiles = [s for s, ok in zip(heldout[: args.n], res.ok) if ok]
+    mean, log_var = model.encode_ids(res.X[res.ok], return_log_var=True)
     sd = np.exp(0.5 * log_var)
     active = np.exp(log_var).mean(0) < 0.5
     rng = np.random.default_rng(args.seed)
