@@ -179,8 +179,10 @@ def _first_new(smiles: Sequence[str], seen: set, k: int) -> list[int]:
     the list; adds them to `seen`."""
     out = []
     for i, s in enumerate(smiles):
+        if len(out) == k:
+            break
         c = canonical(s)
-        if len(out) < k and c not in seen:
+        if c not in seen:
             seen.add(c)
             out.append(i)
     return out
