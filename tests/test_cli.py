@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import shared_file
+from grammarvae import GrammarVAE
 from grammarvae.cli.main import main
 
 
@@ -119,6 +120,9 @@ def test_decode_round_trip_and_wrong_width(tmp_path, model_path, capsys):
 def test_interpolate_prints_the_path(model_path, capsys):
     code, out, _ = run(["interpolate", "CCO", "c1ccccc1O", "--steps", "4", "--model", model_path], capsys)
     assert code == 0 and len(out.splitlines()) == 4
+    code, beam, _ = run(["interpolate", "CCO", "c1ccccc1O", "--steps", "4", "--beam-width", "3", "--model",
+                         model_path], capsys)
+    assert code == 0 and beam.split() == GrammarVAE.load(model_path).interpolate("CCO", "c1ccccc1O", 4, beam_width=3)
 
 
 @pytest.mark.parametrize("argv, message", [

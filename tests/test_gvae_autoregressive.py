@@ -124,3 +124,17 @@ def test_fit_save_and_load(tmp_path):
 def test_unknown_decoder_is_an_error():
     with pytest.raises(ValueError, match="unknown decoder 'rnn'; one of"):
         GrammarVAE(preset="tiny", decoder="rnn")
+
+
+def test_sample_around_and_interpolate_decode_by_beam(small):
+    """The neighbourhood, the prior and the line decode their points by beam search when asked:
+    the same molecules as `decode(z, beam_width=K)` of the points built here, not the greedy ones."""
+    z0 = small.encode(["CC(=O)Nc1ccc(O)cc1", "CCO"])
+    w = np.linspace(0.0, 1.0, 6, dtype="float32")[:, None]
+    line = (1 - w) * z0[0] + w * z0[1]
+    assert small.interpolate("CC(=O)Nc1ccc(O)cc1", "CCO", steps=6, beam_width=4) == small.decode(line, beam_width=4)
+    around = z0[0] + 0.5 * np.random.default_rng(3).standard_normal((20, small.latent_dim)).astype("float32")
+    beam = small.sample_around("CC(=O)Nc1ccc(O)cc1", n=20, seed=3, beam_width=4)
+    assert beam == small.decode(around, beam_width=4) and beam != small.decode(around)
+    prior = np.random.default_rng(5).standard_normal((20, small.latent_dim)).astype("float32")
+    assert small.sample(20, seed=5, beam_width=4) == small.decode(prior, beam_width=4) != small.sample(20, seed=5)

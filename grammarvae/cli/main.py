@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=count(1), default=20, help="how many (default: 20)")
     p.add_argument("--around", type=text, metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
     p.add_argument("--scale", type=number(0), default=0.5, help="neighbourhood radius, >= 0 (default: 0.5)")
+    p.add_argument("--beam-width", type=count(1), metavar="K",
+                   help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
     _add_common(p)
@@ -85,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("start", type=text)
     p.add_argument("end", type=text)
     p.add_argument("--steps", type=count(2), default=8, help="points on the line, ends included (default: 8)")
+    p.add_argument("--beam-width", type=count(1), metavar="K",
+                   help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     _add_common(p)
     p.set_defaults(func=cmd_interpolate)
@@ -347,13 +351,14 @@ def cmd_sample(args) -> int:
     model = _model(args)
     if args.around:
         with _named_inputs(__around=args.around):
-            smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed)
+            smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
+                                         beam_width=args.beam_width)
         from grammarvae.chem import canonical
 
         lines = [canonical(args.around)] + smiles
         legends = ["seed: " + lines[0]] + smiles
     else:
-        lines = model.sample(args.n, seed=args.seed)
+        lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width)
         legends = None
     _write_lines(lines, args.output)
     _image(model, lines, args.image, legends)
@@ -364,7 +369,7 @@ def cmd_interpolate(args) -> int:
     check_output(args.image, IMAGE, "--image")
     model = _model(args)
     with _named_inputs(start=args.start, end=args.end):
-        path = model.interpolate(args.start, args.end, steps=args.steps)
+        path = model.interpolate(args.start, args.end, steps=args.steps, beam_width=args.beam_width)
     _write_lines(path, None)
     _image(model, path, args.image, [f"{i}: {s}" for i, s in enumerate(path)])
     return 0

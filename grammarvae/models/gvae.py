@@ -243,27 +243,31 @@ class GrammarVAE(VAE):
                                for i in range(0, len(z), batch_size)]) if len(z) else np.zeros(
             (0, X.shape[1], self.grammar.n_productions), dtype="float32")
 
-    def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0) -> list[str]:
-        """n molecules decoded from z ~ N(0, I); the same seed gives the same molecules."""
+    def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
+               beam_width: int | None = None) -> list[str]:
+        """n molecules decoded from z ~ N(0, I) (as `decode` does); the same seed gives the same molecules."""
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return self.decode(z, greedy=greedy, temperature=temperature, seed=seed)
+        return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 0.5, seed: int = 0,
-                      greedy: bool = True) -> list[str]:
-        """n molecules decoded from z = encode(smiles) + scale * N(0, I)."""
+                      greedy: bool = True, beam_width: int | None = None) -> list[str]:
+        """n molecules decoded from z = encode(smiles) + scale * N(0, I) (greedily, sampled, or by
+        a beam of `beam_width`, as in `decode`)."""
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         z0 = self.encode([smiles])[0]
         z = z0 + scale * np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return self.decode(z, greedy=greedy, seed=seed)
+        return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
 
-    def interpolate(self, start: str, end: str, steps: int = 8) -> list[str]:
-        """Greedy decodes along the straight line from encode(start) to encode(end), both ends included."""
+    def interpolate(self, start: str, end: str, steps: int = 8, beam_width: int | None = None) -> list[str]:
+        """Decodes along the straight line from encode(start) to encode(end), both ends included:
+        greedy, or the most likely molecule a beam of `beam_width` finds (which gives more
+        molecules back at the ends: see the model card)."""
         if steps < 2:
             raise ValueError("steps must be at least 2")
         za, zb = self.encode([start, end])
         w = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
-        return self.decode((1 - w) * za + w * zb)
+        return self.decode((1 - w) * za + w * zb, beam_width=beam_width)
 
     @staticmethod
     def draw(smiles: Sequence[str], path: str | Path, legends: Sequence[str] | None = None,
