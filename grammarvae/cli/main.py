@@ -32,6 +32,11 @@ def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
     p.add_argument("--seed", type=count(0), default=0, help="random seed, >= 0 (default: 0)")
 
 
+def _add_beam_width(p) -> None:
+    p.add_argument("--beam-width", type=count(1), metavar="K",
+                   help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="grammarvae", description="The Grammar VAE for molecules.",
                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,8 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--greedy", action="store_true", help="most likely production at each step (default)")
     g.add_argument("--samples", type=count(1), metavar="K", help="K sampled decodes per point")
-    g.add_argument("--beam-width", type=count(1), metavar="K",
-                   help="beam search: the most likely valid molecule a beam of K finds")
+    _add_beam_width(g)
     p.add_argument("--temperature", type=number(0, strict=True), default=1.0,
                    help="sampling temperature, > 0 (default: 1)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
@@ -75,8 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=count(1), default=20, help="how many (default: 20)")
     p.add_argument("--around", type=text, metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
     p.add_argument("--scale", type=number(0), default=0.5, help="neighbourhood radius, >= 0 (default: 0.5)")
-    p.add_argument("--beam-width", type=count(1), metavar="K",
-                   help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
+    _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
     _add_common(p)
@@ -87,8 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("start", type=text)
     p.add_argument("end", type=text)
     p.add_argument("--steps", type=count(2), default=8, help="points on the line, ends included (default: 8)")
-    p.add_argument("--beam-width", type=count(1), metavar="K",
-                   help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
+    _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     _add_common(p)
     p.set_defaults(func=cmd_interpolate)
