@@ -34,10 +34,13 @@ BACKUP_EVERY = 200  # batches between mid-epoch backups (and one as each epoch e
 class _BackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras's BackupAndRestore, except that a restored run records its true epoch in the
     backups it writes (Keras 3 writes epoch 0 until the first epoch after a restore ends, so a
-    second interruption would restart the epoch count)."""
+    second interruption would restart the epoch count), and the restored run trains at the
+    learning rate it was compiled with now (the backup's optimizer state carries the old one)."""
 
     def on_train_begin(self, logs=None):
+        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         super().on_train_begin(logs)
+        self.model.optimizer.learning_rate.assign(learning_rate)
         self._current_epoch = getattr(self.model, "_initial_epoch", None) or 0
 
 
@@ -207,8 +210,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
     ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run trains with the
-    objective given now (beta by the schedule, the MMD term as given), so a run can change
-    its objective at a checkpoint. ``callbacks`` run after the package's own (each epoch's
+    objective and learning rate given now (beta by the schedule, the MMD term as given), so a
+    run can change its objective or lower its rate at a checkpoint. ``callbacks`` run after the package's own (each epoch's
     checkpoint, log row and backup)."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)

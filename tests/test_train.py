@@ -125,6 +125,26 @@ def test_a_run_killed_early_in_an_epoch_resumes_there_and_logs_each_epoch_once(t
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]
 
 
+def test_a_run_resumed_from_a_backup_trains_at_the_rate_given_now(tmp_path):
+    # The backup holds the optimizer's state, its learning rate among it: lowering the rate
+    # at a restart must not be undone by the restore.
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 8))
+    out = tmp_path / "m.keras"
+    common = dict(preset="tiny", batch_size=8, steps_per_epoch=6, val_split=0.1, verbose=0, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, out, epochs=3, learning_rate=1e-3, callbacks=[_Kill(1, 2)], **common)
+    assert (tmp_path / "m.backup").is_dir()
+    rates = []
+
+    class Rate(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    train(data, out, epochs=3, learning_rate=2.5e-4, resume=True, callbacks=[Rate()], **common)
+    assert rates and rates == pytest.approx([2.5e-4] * len(rates))
+
+
 def test_export_keeps_the_network_and_drops_the_optimizer(tmp_path):
     from grammarvae.train import export
 
