@@ -85,6 +85,26 @@ def test_a_batch_spreads_out(synthetic, fitted):
     assert spread(points) > spread(plain)
 
 
+def test_candidates_follow_the_scale_of_the_scored_points():
+    """Latents spread unevenly and off the origin (as encoded molecules are): the wide half of
+    the candidates has the data's mean and per-dimension spread, not the prior's, and the other
+    half lies within a few scaled spreads of the best points."""
+    from grammarvae.design.bayesopt import candidates
+
+    rng = np.random.default_rng(3)
+    centre, spread = np.array([2.0, -1.0, 0.0, 0.5]), np.array([0.1, 0.5, 0.02, 1.0])
+    Z = centre + spread * rng.standard_normal((2000, 4))
+    y = -np.abs(Z[:, 0] - 2.0)                  # best points: those nearest 2 along dimension 0
+    C = candidates(Z, y, 4000, np.random.default_rng(0), top=10, scale=0.25)
+    wide, near = C[:2000], C[2000:]
+    # the wide half's mean within 4 standard errors of the data's, along every dimension
+    assert np.all(np.abs(wide.mean(0) - Z.mean(0)) / Z.std(0) < 4 / np.sqrt(2000))
+    np.testing.assert_allclose(wide.std(0), Z.std(0), rtol=0.1)
+    best = Z[np.argsort(-y)[:10]]
+    offsets = (near - best[np.arange(2000) % 10]) / Z.std(0)
+    np.testing.assert_allclose(offsets.std(0), 0.25, rtol=0.1)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     from grammarvae import GrammarVAE
@@ -100,7 +120,9 @@ def test_optimisation_runs_end_to_end_and_every_proposal_is_valid_and_scored(tin
     run = optimize(tiny, START, "logp", iterations=2, batch=5, seed=0, num_inducing=5, max_iters=20,
                    n_candidates=50)
     iterations = [p.iteration for p in run.proposals]
-    assert iterations == sorted(iterations) and set(iterations) == {1, 2} and len(iterations) <= 10
+    assert iterations and iterations == sorted(iterations) and set(iterations) <= {1, 2} and len(iterations) <= 10
+    # the second GP was fit on the first one's points and every scored proposal of iteration 1
+    assert len(run.fits) == 2 and run.fits[1] == run.fits[0] + iterations.count(1)
     for p in run.proposals:
         assert Chem.MolFromSmiles(p.smiles) is not None
         assert p.score == pytest.approx(score([p.smiles], "logp").values[0]) and p.reason is None
