@@ -122,6 +122,8 @@ def grid_image(smiles, path, legends=None, mols_per_row: int | None = None, size
     if path.suffix.lower() not in (".png", ".svg"):
         raise ValueError(f"{path}: image must end in .png or .svg")
     mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+    if not mols:
+        raise ValueError(f"{path}: no molecules to draw")
     mols = [m if m is not None else Chem.Mol() for m in mols]
     legends = list(legends) if legends is not None else [s or "" for s in smiles]
     legends = [short_legend(t) for t in legends]

@@ -41,3 +41,11 @@ def test_a_grid_of_100_molecules_is_square_and_its_legends_fit(tmp_path):
     assert Image.open(path).size == (2000, 2000)  # 10 x 10 of 200 px, not 5 columns of 20 rows
     assert short_legend(long) == long[:LEGEND_CHARS - 3] + "..." and len(short_legend(long)) == LEGEND_CHARS
     assert short_legend("CCO") == "CCO"
+
+
+def test_a_grid_of_no_molecules_is_refused_by_name(tmp_path):
+    from grammarvae.chem import grid_image
+
+    with pytest.raises(ValueError, match=r"empty\.png: no molecules to draw"):
+        grid_image([], tmp_path / "empty.png")
+    assert not (tmp_path / "empty.png").exists()

@@ -255,7 +255,11 @@ def test_parse_shows_the_kekule_count_the_model_reads_and_whether_it_fits(model_
                                              f"{fits} the model's {max_len} steps")
 
 
-def test_optimize_writes_every_proposal_a_grid_and_a_curve(tmp_path, model_path, capsys):
+def test_optimize_that_finds_no_new_molecule_says_so_and_draws_no_grid(tmp_path, model_path, capsys):
+    """An untrained model's latent means hardly spread (0.03 per dimension), so candidates on the
+    data's scale all decode to molecules already scored: the run ends with an empty CSV, the
+    curve and a line saying why there is no grid, not a crash. (Runs that find molecules:
+    tests/test_design.py.)"""
     inp = tmp_path / "start.smi"
     inp.write_text("CCO\nc1ccccc1O\nCC(=O)Nc1ccc(O)cc1\nCCCCCC\nC1CCNCC1\nC1CC\n")
     out, top, plot = tmp_path / "r.csv", tmp_path / "top.png", tmp_path / "best.png"
@@ -264,22 +268,14 @@ def test_optimize_writes_every_proposal_a_grid_and_a_curve(tmp_path, model_path,
                              "--model", model_path], capsys)
     assert code == 0, err
     with open(out, newline="") as f:
-        rows = list(csv.DictReader(f))
-    # an untrained model decodes most points to a few molecules, and a batch keeps only new ones
-    its = [r["iteration"] for r in rows]
-    assert rows and its == sorted(its) and max(map(its.count, its)) <= 3
-    assert len({r["smiles"] for r in rows}) == len(rows)
+        reader = csv.DictReader(f)
+        assert list(reader) == [] and {"iteration", "smiles", "score"} <= set(reader.fieldnames)
     from grammarvae.properties import score
 
-    np.testing.assert_allclose([float(r["score"]) for r in rows], score([r["smiles"] for r in rows], "logp").values,
-                               rtol=1e-5)
-    lines = stdout.strip().splitlines()
-    best = max(float(r["score"]) for r in rows)
-    shown = min(2, len(rows))
-    assert lines[0].startswith("best logp in the data: ") and len(lines) == 1 + shown
-    assert float(lines[1].split()[1]) == pytest.approx(best, abs=1e-3)
-    assert f"wrote {len(rows)} proposal" in err and "valid 100%" in err
-    assert Image.open(top).size == (250 * shown, 250) and Image.open(plot).size[0] > 300
+    data_best = np.nanmax(score(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCCCCC", "C1CCNCC1"], "logp").values)
+    assert stdout.strip().splitlines() == [f"best logp in the data: {data_best:.3f}"]
+    assert "wrote 0 proposals" in err and f"no picture was written to {top}" in err
+    assert not top.exists() and Image.open(plot).size[0] > 300
 
 
 def test_shift_prints_each_step_with_its_property(tmp_path, model_path, capsys):

@@ -439,7 +439,10 @@ def cmd_optimize(args) -> int:
     best = run.best(args.top)
     for rank, p in enumerate(best, 1):
         print(f"{rank:3d}  {p.score:8.3f}  iteration {p.iteration}  {p.smiles}")
-    _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
+    if best:
+        _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
+    elif args.image:
+        print(f"no new molecule was found, so no picture was written to {args.image}", file=sys.stderr)
     if args.plot:
         curve(args.plot, range(args.iterations + 1), {"best so far": run.best_per_iteration()},
               xlabel="iteration (0: the data set)", ylabel=args.property, title=f"Bayesian optimisation of {args.property}")
