@@ -218,7 +218,9 @@ def _write_lines(lines, output: str | None) -> None:
 
 
 def _image(model, smiles, path, legends=None) -> None:
-    if path:
+    if path and not smiles:  # an optimisation that found no new molecule, say
+        print(f"no molecule to draw, so no picture was written to {path}", file=sys.stderr)
+    elif path:
         try:
             model.draw(smiles, path, legends=legends)
         except ValueError as e:
@@ -439,10 +441,7 @@ def cmd_optimize(args) -> int:
     best = run.best(args.top)
     for rank, p in enumerate(best, 1):
         print(f"{rank:3d}  {p.score:8.3f}  iteration {p.iteration}  {p.smiles}")
-    if best:
-        _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
-    elif args.image:
-        print(f"no new molecule was found, so no picture was written to {args.image}", file=sys.stderr)
+    _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
     if args.plot:
         curve(args.plot, range(args.iterations + 1), {"best so far": run.best_per_iteration()},
               xlabel="iteration (0: the data set)", ylabel=args.property, title=f"Bayesian optimisation of {args.property}")
