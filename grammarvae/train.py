@@ -205,20 +205,27 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
           kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
-          mmd_kernel: str = "imq", callbacks: list | None = None, **arch) -> dict:
+          mmd_kernel: str = "imq", callbacks: list | None = None, init_from: str | Path | None = None,
+          **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
     ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run trains with the
     objective and learning rate given now (beta by the schedule, the MMD term as given), so a
-    run can change its objective or lower its rate at a checkpoint. ``callbacks`` run after the package's own (each epoch's
-    checkpoint, log row and backup)."""
+    run can change its objective or lower its rate at a checkpoint. ``init_from`` starts a new run
+    from the weights of that saved model instead of random ones (fine-tuning, say the MOSES model
+    on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not.
+    ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup)."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
         raise ValueError(f"{out.parent}: no such folder (create it first)")
     if not Path(data).is_file():
         raise ValueError(f"{data}: no such file")
+    if init_from is not None and resume:
+        raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
+    if init_from is not None and not Path(init_from).is_file():
+        raise ValueError(f"{init_from}: no such model file")
     backup = _side(out, ".backup")
     key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
     if resume and cached is not None and not _same_input(cached, key):
@@ -233,6 +240,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     keras.utils.set_random_seed(seed)
     if resume and out.exists() and not backup.exists():
         model = with_mmd(GrammarVAE.load(out), mmd_weight, mmd_kernel)
+    elif init_from is not None:
+        model = with_mmd(GrammarVAE.load(init_from), mmd_weight, mmd_kernel)
     else:
         model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                            mmd_kernel=mmd_kernel, **arch)

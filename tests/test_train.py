@@ -161,3 +161,30 @@ def test_export_keeps_the_network_and_drops_the_optimizer(tmp_path):
     assert clean.stat().st_size < out.stat().st_size  # no Adam moments
     z = np.random.default_rng(0).normal(size=(4, a.latent_dim)).astype("float32")
     assert b.decode(z) == a.decode(z)
+
+
+def test_a_run_started_from_another_models_weights_begins_at_them(tmp_path):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 4))
+    common = dict(batch_size=8, val_split=0.1, verbose=0, epochs=1)
+    first = tmp_path / "first.keras"
+    train(data, first, preset="tiny", decoder="autoregressive", seed=1, **common)
+    start = []
+
+    class Start(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            start.extend(self.model.get_weights())
+
+    # preset and decoder name another network: the one of init_from is used
+    train(data, tmp_path / "tuned.keras", preset="small", init_from=first, seed=2, callbacks=[Start()], **common)
+    given = GrammarVAE.load(first).get_weights()
+    assert len(start) == len(given)
+    for a, b in zip(start, given):
+        np.testing.assert_array_equal(a, b)
+    tuned = GrammarVAE.load(tmp_path / "tuned.keras")
+    assert tuned.preset == "tiny" and tuned.autoregressive
+    assert any(not np.array_equal(a, b) for a, b in zip(tuned.get_weights(), given))  # and it trained
+    with pytest.raises(ValueError, match="start from the weights of .*first.keras or resume this run, not both"):
+        train(data, tmp_path / "tuned.keras", init_from=first, resume=True, **common)
+    with pytest.raises(ValueError, match="nothing.keras: no such model file"):
+        train(data, tmp_path / "other.keras", init_from=tmp_path / "nothing.keras", **common)

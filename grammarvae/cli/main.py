@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the MMD's kernel (default: imq)")
     p.add_argument("--column", help="SMILES column of a CSV")
     p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this .keras model's weights and network (fine-tuning; "
+                        "--preset and --decoder are then not used)")
     _add_common(p, model=False)
     p.set_defaults(func=cmd_train)
 
@@ -391,7 +394,7 @@ def cmd_train(args) -> int:
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
                      beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
-                     mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel)
+                     mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from)
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
         return 1
