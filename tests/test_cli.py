@@ -255,7 +255,8 @@ def test_parse_shows_the_kekule_count_the_model_reads_and_whether_it_fits(model_
                                              f"{fits} the model's {max_len} steps")
 
 
-def test_optimize_that_finds_no_new_molecule_says_so_and_draws_no_grid(tmp_path, model_path, capsys):
+@pytest.mark.parametrize("flags, best", [([], np.nanmax), (["--minimize"], np.nanmin)])
+def test_optimize_that_finds_no_new_molecule_says_so_and_draws_no_grid(tmp_path, model_path, capsys, flags, best):
     """An untrained model's latent means hardly spread (0.03 per dimension), so candidates on the
     data's scale all decode to molecules already scored: the run ends with an empty CSV, the
     curve and a line saying why there is no grid, not a crash. (Runs that find molecules:
@@ -265,14 +266,14 @@ def test_optimize_that_finds_no_new_molecule_says_so_and_draws_no_grid(tmp_path,
     out, top, plot = tmp_path / "r.csv", tmp_path / "top.png", tmp_path / "best.png"
     code, stdout, err = run(["optimize", str(inp), "--property", "logp", "--iterations", "2", "--batch", "3",
                              "--inducing", "4", "--top", "2", "-o", str(out), "--image", str(top), "--plot", str(plot),
-                             "--model", model_path], capsys)
+                             "--model", model_path, *flags], capsys)
     assert code == 0, err
     with open(out, newline="") as f:
         reader = csv.DictReader(f)
         assert list(reader) == [] and {"iteration", "smiles", "score"} <= set(reader.fieldnames)
     from grammarvae.properties import score
 
-    data_best = np.nanmax(score(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCCCCC", "C1CCNCC1"], "logp").values)
+    data_best = best(score(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCCCCC", "C1CCNCC1"], "logp").values)
     assert stdout.strip().splitlines() == [f"best logp in the data: {data_best:.3f}"]
     assert "wrote 0 proposals" in err and f"no picture was written to {top}" in err
     assert not top.exists() and Image.open(plot).size[0] > 300

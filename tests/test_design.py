@@ -157,6 +157,26 @@ def test_a_batch_holds_only_molecules_not_scored_before(tiny):
         optimize(tiny, START, "logp", spare=0)
 
 
+def test_minimising_a_property_is_maximising_its_negation(tiny, monkeypatch):
+    import grammarvae.design.bayesopt as bayesopt
+    from grammarvae.properties import Scores
+
+    common = dict(iterations=2, batch=4, seed=0, num_inducing=4, max_iters=10, n_candidates=40)
+    low = optimize(tiny, START, "logp", minimize=True, **common)
+    monkeypatch.setattr(bayesopt, "score", lambda smiles, name: Scores(-score(smiles, name).values,
+                                                                        score(smiles, name).reasons))
+    high = optimize(tiny, START, "logp", **common)  # the largest -logP
+    assert low.proposals and [p.smiles for p in low.proposals] == [p.smiles for p in high.proposals]
+    np.testing.assert_allclose([p.score for p in low.proposals], [-p.score for p in high.proposals])
+    np.testing.assert_allclose([p.predicted for p in low.proposals], [-p.predicted for p in high.proposals])
+    assert low.data_best == pytest.approx(np.nanmin(score(START, "logp").values)) == -high.data_best
+    curve = low.best_per_iteration()
+    assert curve == sorted(curve, reverse=True) and curve == pytest.approx([-v for v in high.best_per_iteration()])
+    best = low.best(3)
+    assert [p.smiles for p in best] == [p.smiles for p in high.best(3)]
+    assert [p.score for p in best] == sorted(p.score for p in best)
+
+
 def test_the_same_seed_gives_the_same_proposals(tiny):
     def smiles(seed):
         run = optimize(tiny, START, "qed", iterations=1, batch=4, seed=seed, num_inducing=4, max_iters=10,

@@ -146,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
             "grammarvae optimize data.smi --property penalized_logp --iterations 5 --batch 50 -o results.csv")
     p.add_argument("input", help="starting molecules (.smi/.txt or .csv, gzip ok): encoded and scored")
     p.add_argument("--property", default="penalized_logp", choices=list(PROPERTIES),
-                   help="the property to maximise (default: penalized_logp)")
+                   help="the property to optimise (default: penalized_logp)")
+    p.add_argument("--minimize", action="store_true",
+                   help="seek the lowest value (SA score, molecular weight); default: the highest")
     p.add_argument("--iterations", type=count(1), default=5, help="rounds of fit, propose, decode, score (default: 5)")
     p.add_argument("--batch", type=count(1), default=50, help="new molecules proposed per round, at most (default: 50)")
     p.add_argument("--inducing", type=count(1), default=500, help="the sparse GP's inducing points (default: 500)")
@@ -435,7 +437,7 @@ def cmd_optimize(args) -> int:
     smiles = [r.smiles for r in _rows(args.input, args.column) if r.smiles]
     with Bar(f"optimizing {args.property}") as bar:
         run = optimize(model, smiles, args.property, iterations=args.iterations, batch=args.batch,
-                       seed=args.seed, num_inducing=args.inducing, progress=bar.update)
+                       seed=args.seed, num_inducing=args.inducing, minimize=args.minimize, progress=bar.update)
     run.write_csv(args.output)
     shares = run.shares()
     print(f"wrote {shares['proposals']} proposals to {args.output}: valid {shares['valid']:.0%}, "

@@ -1,6 +1,7 @@
 """Bayesian optimisation of a property in the latent space: the Grammar VAE paper's loop.
 
     >>> run = optimize(model, smiles, "penalized_logp", iterations=5, batch=50, seed=0)
+    >>> optimize(model, smiles, "sa", minimize=True)   # lower is better
     >>> run.best(3)                        # the three best proposals: Proposal(iteration, smiles, score, ...)
     >>> run.write_csv("results.csv")       # one row per proposed molecule
 
@@ -90,13 +91,18 @@ class Proposal:
 
 @dataclass
 class Optimization:
-    """What `optimize` found: every proposal, and the figures of each iteration's GP."""
+    """What `optimize` found: every proposal, and the figures of each iteration's GP. "Best"
+    is the highest score, or the lowest where `minimize`."""
 
     target: str
     data_best: float                    # the best score in the encoded data set
     known: set = field(default_factory=set)       # canonical SMILES of the data set
     proposals: list = field(default_factory=list)
     fits: list = field(default_factory=list)      # per iteration: points the GP was fit on
+    minimize: bool = False
+
+    def _better(self, scores) -> float:
+        return min(scores) if self.minimize else max(scores)
 
     def shares(self) -> dict:
         """Of all proposals: the share scored (valid), distinct, and not in the data set (novel)."""
@@ -109,7 +115,8 @@ class Optimization:
     def best(self, k: int = 3) -> list:
         """The k best-scoring proposals, one per distinct molecule."""
         seen, out = set(), []
-        for p in sorted((p for p in self.proposals if np.isfinite(p.score)), key=lambda p: -p.score):
+        sign = 1.0 if self.minimize else -1.0
+        for p in sorted((p for p in self.proposals if np.isfinite(p.score)), key=lambda p: sign * p.score):
             if p.smiles not in seen:
                 seen.add(p.smiles)
                 out.append(p)
@@ -119,7 +126,7 @@ class Optimization:
         """The best score found up to and including each iteration (the data set's best first)."""
         best, out = self.data_best, [self.data_best]
         for it in range(1, len(self.fits) + 1):
-            best = max([best] + [p.score for p in self.proposals if p.iteration == it and np.isfinite(p.score)])
+            best = self._better([best] + [p.score for p in self.proposals if p.iteration == it and np.isfinite(p.score)])
             out.append(best)
         return out
 
@@ -134,7 +141,7 @@ class Optimization:
 
 def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", iterations: int = 5,
              batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
-             n_candidates: int = 2000, score_decoded: bool = True, spare: int = 3,
+             n_candidates: int = 2000, score_decoded: bool = True, spare: int = 3, minimize: bool = False,
              progress: Callable[[int, int], None] | None = None) -> Optimization:
     """Bayesian optimisation of `target` (a `grammarvae.properties` name) with `model` (any
     GrammarVAE), starting from the molecules `smiles`; those that cannot be encoded or scored
@@ -142,8 +149,9 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
     (``score_decoded``, the function the proposals are scored by; where the model reconstructs
     every molecule this is the molecules' own score, which ``score_decoded=False`` takes, as
     the Grammar VAE paper did). A batch holds only new molecules, so it is shorter than
-    `batch` when fewer than that many are found among `spare * batch` ranked picks.
-    `progress(done, total)` is called once the data are scored and after each iteration."""
+    `batch` when fewer than that many are found among `spare * batch` ranked picks. With
+    ``minimize`` the lowest score is sought (the GP and expected improvement work on the
+    negated scores; scores and predictions are reported as they are). `progress(done, total)` is called once the data are scored and after each iteration."""
     if iterations < 1 or batch < 1 or spare < 1:
         raise ValueError(f"iterations, batch and spare must be >= 1, got {iterations}, {batch} and {spare}")
     Z = model.encode_checked(list(smiles)).Z.astype("float64")
@@ -162,14 +170,16 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         Z, y = Z[np.isfinite(y)], y[np.isfinite(y)]
     else:
         y = given[keep]
+    sign = -1.0 if minimize else 1.0  # the loop below maximises sign * score
     rng = np.random.default_rng(seed)
-    run = Optimization(target, float(given[keep].max()), known)
+    run = Optimization(target, float(sign * np.max(sign * given[keep])), known, minimize=minimize)
     if progress:
         progress(0, iterations)
     for it in range(1, iterations + 1):
-        gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, y)
+        gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, sign * y)
         run.fits.append(len(Z))
-        points, predicted, ei = propose(gp, Z, y, spare * batch, rng, n_candidates)
+        points, predicted, ei = propose(gp, Z, sign * y, spare * batch, rng, n_candidates)
+        predicted = sign * predicted
         decoded = model.decode(points.astype("float32"))
         new = _first_new(decoded, seen, batch)
         points, predicted, ei, decoded = points[new], predicted[new], ei[new], [decoded[i] for i in new]
