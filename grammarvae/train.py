@@ -26,6 +26,7 @@ import numpy as np
 from grammarvae.data import encode_file, make_dataset, split_indices, write_errors
 from grammarvae.models.gvae import GrammarVAE
 from vae_core import KLAnnealing
+from vae_core.mmd import check_weight as check_mmd_weight
 
 
 BACKUP_EVERY = 200  # batches between mid-epoch backups (and one as each epoch ends)
@@ -192,12 +193,11 @@ def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate
         (np.isfinite(learning_rate) and learning_rate > 0, f"learning rate must be a positive number, got {learning_rate}"),
         (np.isfinite(beta) and beta >= 0, f"beta must be a number >= 0, got {beta}"),
         (kl_warmup_steps >= 0, f"KL warm-up must be at least 0 batches, got {kl_warmup_steps}"),
-        (mmd_weight is None or (np.isfinite(mmd_weight) and mmd_weight >= 0),
-         f"MMD weight must be a number >= 0, got {mmd_weight}"),
     ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    check_mmd_weight(mmd_weight)
 
 
 def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int = 10,

@@ -82,7 +82,7 @@ def test_the_mmd_objective_trains_saves_and_can_be_switched_on_at_a_checkpoint(t
     with open(tmp_path / "m.log.csv", newline="") as fh:
         log = list(csv.DictReader(fh))  # the header grew an mmd column; the first row has none
     assert [r["epoch"] for r in log] == ["0", "1"] and log[0]["mmd"] == "" and float(log[1]["mmd"]) == hist["mmd"][0]
-    with pytest.raises(ValueError, match="MMD weight must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match="mmd_weight must be a number >= 0 or None, got -1"):
         train(data, out, epochs=3, resume=True, mmd_weight=-1.0, **common)
 
 

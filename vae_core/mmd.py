@@ -9,9 +9,17 @@ it averages 0 (and a single estimate can be slightly negative).
 
 from __future__ import annotations
 
+import math
+
 from keras import ops
 
 KERNELS = ("gaussian", "imq")
+
+
+def check_weight(weight) -> None:
+    """ValueError unless the MMD term's `weight` is None (no term) or a finite number >= 0."""
+    if weight is not None and not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"mmd_weight must be a number >= 0 or None, got {weight}")
 
 
 def _squared_distances(x, y):

@@ -21,7 +21,7 @@ from keras import ops
 
 from vae_core.kl import gaussian_kl, gaussian_kl_mc, gaussian_log_prob, standard_normal_log_prob
 from vae_core.likelihoods import get_log_likelihood
-from vae_core.mmd import KERNELS, mmd
+from vae_core.mmd import KERNELS, check_weight, mmd
 from vae_core.sampling import Sampling
 from vae_core.steps import TermsModel
 
@@ -61,8 +61,7 @@ class VAE(TermsModel):
             raise ValueError(f"kl must be 'analytic' or 'mc', got {kl!r}")
         if mmd_kernel not in KERNELS:
             raise ValueError(f"mmd_kernel must be one of {KERNELS}, got {mmd_kernel!r}")
-        if mmd_weight is not None and not (np.isfinite(mmd_weight) and mmd_weight >= 0):
-            raise ValueError(f"mmd_weight must be a number >= 0 or None, got {mmd_weight}")
+        check_weight(mmd_weight)
         self.encoder = encoder
         self.decoder = decoder
         self.log_likelihood = get_log_likelihood(log_likelihood)
