@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--sampled-protocol", type=int, default=0, metavar="K",
                     help="also the sampled 10 x 10 reconstruction protocol on the first K held-out molecules")
     ap.add_argument("--beam-width", type=int, metavar="K", help="also reconstruct by a beam of K")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the prior samples and sampled decodes (default: 0)")
     ap.add_argument("--json")
     ap.add_argument("--write-split", metavar="DIR", help="write DIR/heldout.smi and DIR/train.smi and stop")
     args = ap.parse_args()
@@ -58,7 +59,7 @@ def main() -> None:
     model = GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
     train, val = moses_split(Path(args.data) / "moses" / "train.csv.gz")
     t = time.perf_counter()
-    figures = evaluate(model, val[: args.limit], train=None if args.no_novelty else train, n_prior=args.n, seed=0,
+    figures = evaluate(model, val[: args.limit], train=None if args.no_novelty else train, n_prior=args.n, seed=args.seed,
                        prior_decoding=args.prior_decoding, sampled_protocol=args.sampled_protocol,
                        beam_width=args.beam_width)
     figures["seconds"] = round(time.perf_counter() - t, 1)
