@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from common import add_data_argument, add_model_argument, load_model
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -32,8 +34,8 @@ def moses_split(path: Path, val_fraction: float = 0.01, seed: int = 0) -> tuple[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model")
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_model_argument(ap)
+    add_data_argument(ap)
     ap.add_argument("--limit", type=int, default=2000, help="held-out molecules to reconstruct")
     ap.add_argument("-n", type=int, default=1000, help="prior samples")
     ap.add_argument("--no-novelty", action="store_true", help="skip canonicalising the training set")
@@ -53,10 +55,9 @@ def main() -> None:
             path.write_text("\n".join(rows) + "\n")
             print(f"{path}: {len(rows)} SMILES")
         return
-    from grammarvae import GrammarVAE
     from grammarvae.evaluate import evaluate
 
-    model = GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+    model = load_model(args)
     train, val = moses_split(Path(args.data) / "moses" / "train.csv.gz")
     t = time.perf_counter()
     figures = evaluate(model, val[: args.limit], train=None if args.no_novelty else train, n_prior=args.n, seed=args.seed,

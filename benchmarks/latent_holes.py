@@ -27,6 +27,8 @@ import os
 import sys
 from pathlib import Path
 
+from common import add_data_argument, add_model_argument, load_model
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,19 +37,18 @@ def main() -> None:
     import numpy as np
 
     from evaluate_moses import moses_split
-    from grammarvae import GrammarVAE
     from grammarvae.chem import canonical
     from grammarvae.data import encode_smiles
     from grammarvae.realism import ring_shares
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model")
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_model_argument(ap)
+    add_data_argument(ap)
     ap.add_argument("-n", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    model = GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+    model = load_model(args)
     _, heldout = moses_split(Path(args.data) / "moses" / "train.csv.gz")
     res = encode_smiles(heldout[: args.n], model.max_len, model.grammar)  # parsed once, as evaluate() does
     smiles = [s for s, ok in zip(heldout[: args.n], res.ok) if ok]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from grammarvae.cli.main import main as cli
 
+from common import add_data_argument
+
 
 def reason_kind(reason: str) -> str:
     if not reason.startswith("unknown symbol"):  # keep which symbol; group the rest
@@ -64,7 +66,7 @@ def run(args) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_data_argument(ap)
     ap.add_argument("--model", help="a model file (default: an untrained model of --preset)")
     ap.add_argument("--preset", default="small", help="small: 160 steps, as the bundled model; paper: 277")
     run(ap.parse_args())

@@ -26,6 +26,8 @@ import os
 import time
 from pathlib import Path
 
+from common import add_data_argument, add_model_argument, load_model
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Jin et al. 2018 (JT-VAE), table 2: the three best penalised logP found by BO, and the sparse
@@ -36,8 +38,8 @@ PAPERS = {"CVAE": ((1.98, 1.42, 1.19), -1.812, 1.504), "GVAE": ((2.94, 2.89, 2.8
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model")
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_model_argument(ap)
+    add_data_argument(ap)
     ap.add_argument("--molecules", type=int, default=5000)
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--batch", type=int, default=50)
@@ -60,7 +62,7 @@ def main() -> None:
         raise SystemExit(f"needs {path} (the shared data folder beside the project root)")
     with gzip.open(path, "rt") as f:
         smiles = [line.split()[0] for line in f if line.strip()][:args.molecules]
-    model = GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+    model = load_model(args)
     print(f"protocol: {len(smiles)} ZINC-250k molecules, sparse GP of {args.inducing} inducing points, "
           f"{args.iterations} iterations of {args.batch}, seeds 0-{args.seeds - 1}; model {args.model or 'bundled'}")
 

@@ -19,12 +19,14 @@ from pathlib import Path
 from grammarvae import Grammar
 from grammarvae.io import sample_smiles
 
+from common import add_data_argument
+
 SETS = {"zinc": "zinc/zinc250k_part_a.smi.gz", "moses": "moses/train.csv.gz"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_data_argument(ap)
     ap.add_argument("--n", type=int, default=20000, help="molecules per data set for Grammar.parse")
     ap.add_argument("--n-nltk", type=int, default=200, help="molecules per data set for nltk")
     ap.add_argument("--seed", type=int, default=0)

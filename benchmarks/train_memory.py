@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import add_data_argument
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -26,7 +28,7 @@ def peak_mib(who=resource.RUSAGE_SELF) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    add_data_argument(ap)
     ap.add_argument("--encoded", help="an .npy made by encode_file (skips step 1)")
     ap.add_argument("--max-len", type=int, default=160)
     ap.add_argument("--batch-size", type=int, default=256)

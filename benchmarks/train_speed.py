@@ -22,8 +22,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def throughput(X, decoder: str, by_length: bool, batch: int, batches: int, jit: bool = False) -> float:
     import keras
