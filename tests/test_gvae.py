@@ -142,8 +142,9 @@ def test_encode_rejects_bad_smiles_by_name(tiny):
 
 
 def test_neighbourhood_and_interpolation(tiny, tmp_path):
-    around = tiny.sample_around("CCO", n=6, scale=0.5, seed=0)
+    around = tiny.sample_around("CCO", n=6, seed=0)
     assert len(around) == 6 and all(Chem.MolFromSmiles(s) for s in around)
+    assert tiny.sample_around("CCO", n=3, scale=0.0, seed=4) == tiny.decode(tiny.encode(["CCO"] * 3))
     path = tiny.interpolate("CCO", "c1ccccc1O", steps=5)
     assert len(path) == 5
     png = tiny.draw(around, tmp_path / "grid.png", mols_per_row=3)

@@ -133,7 +133,10 @@ def test_sample_around_and_interpolate_decode_by_beam(small):
     w = np.linspace(0.0, 1.0, 6, dtype="float32")[:, None]
     line = (1 - w) * z0[0] + w * z0[1]
     assert small.interpolate("CC(=O)Nc1ccc(O)cc1", "CCO", steps=6, beam_width=4) == small.decode(line, beam_width=4)
-    around = z0[0] + 0.5 * np.random.default_rng(3).standard_normal((20, small.latent_dim)).astype("float32")
+    # around a molecule: its posterior mean plus 2 posterior standard deviations times N(0, I)
+    mean, log_var = small.encode_ids(small.to_ids(["CC(=O)Nc1ccc(O)cc1"]), return_log_var=True)
+    eps = np.random.default_rng(3).standard_normal((20, small.latent_dim)).astype("float32")
+    around = mean[0] + 2.0 * np.exp(0.5 * log_var[0]) * eps
     beam = small.sample_around("CC(=O)Nc1ccc(O)cc1", n=20, seed=3, beam_width=4)
     assert beam == small.decode(around, beam_width=4) and beam != small.decode(around)
     prior = np.random.default_rng(5).standard_normal((20, small.latent_dim)).astype("float32")

@@ -67,3 +67,11 @@ def test_reconstruction_beats_shuffled_latents_and_an_untrained_model(model):
     assert _clearly_above(own, shuffled) and _clearly_above(own, blank)
     exact = sum(Chem.CanonSmiles(a) == Chem.CanonSmiles(b) for a, b in zip(mols, decoded))
     assert exact > (shuffled == 1).sum() and exact > (blank == 1).sum()
+
+
+def test_neighbours_resemble_the_molecule_more_than_prior_samples_do(model):
+    seed = "CN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21"  # diazepam
+    around = model.sample_around(seed, n=50, seed=0)
+    prior = model.sample(50, seed=0)
+    assert _clearly_above(similarities([seed] * 50, around), similarities([seed] * 50, prior))
+    assert len(set(around)) > 25  # neighbours, not the molecule's decode over and over

@@ -75,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_decode)
 
     p = cmd("sample", "sample molecules from the prior or around a molecule",
-            "grammarvae sample --around CCO -n 20 --scale 0.5 --image grid.png")
+            "grammarvae sample --around CCO -n 20 --scale 2 --image grid.png")
     p.add_argument("-n", type=count(1), default=20, help="how many (default: 20)")
     p.add_argument("--around", type=text, metavar="SMILES", help="sample in the latent neighbourhood of this molecule")
-    p.add_argument("--scale", type=number(0), default=0.5, help="neighbourhood radius, >= 0 (default: 0.5)")
+    p.add_argument("--scale", type=number(0), default=2.0,
+                   help="neighbourhood radius in the molecule's posterior standard deviations "
+                        "(1: the encoder's own spread), >= 0 (default: 2)")
     _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")

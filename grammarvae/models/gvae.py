@@ -249,14 +249,18 @@ class GrammarVAE(VAE):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
 
-    def sample_around(self, smiles: str, n: int = 20, scale: float = 0.5, seed: int = 0,
+    def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
                       greedy: bool = True, beam_width: int | None = None) -> list[str]:
-        """n molecules decoded from z = encode(smiles) + scale * N(0, I) (greedily, sampled, or by
-        a beam of `beam_width`, as in `decode`)."""
+        """n molecules decoded from z = mean + scale * std * eps, eps ~ N(0, I), where mean and
+        std are those of q(z|smiles): the radius is in the molecule's own posterior standard
+        deviations (1 draws from the encoder's posterior itself; the default 2 reaches twice as
+        far, to molecules that differ from it but resemble it). Decoded greedily, sampled, or
+        by a beam of `beam_width`, as in `decode`."""
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
-        z0 = self.encode([smiles])[0]
-        z = z0 + scale * np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+        mean, log_var = self.encode_ids(self.to_ids([smiles]), return_log_var=True)
+        eps = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+        z = mean[0] + scale * np.exp(0.5 * log_var[0]) * eps
         return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
 
     def interpolate(self, start: str, end: str, steps: int = 8, beam_width: int | None = None) -> list[str]:
