@@ -151,7 +151,8 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
     the Grammar VAE paper did). A batch holds only new molecules, so it is shorter than
     `batch` when fewer than that many are found among `spare * batch` ranked picks. With
     ``minimize`` the lowest score is sought (the GP and expected improvement work on the
-    negated scores; scores and predictions are reported as they are). `progress(done, total)` is called once the data are scored and after each iteration."""
+    negated scores; scores and predictions are reported as they are). `progress(done, total)`
+    is called once the data are scored and after each iteration."""
     if iterations < 1 or batch < 1 or spare < 1:
         raise ValueError(f"iterations, batch and spare must be >= 1, got {iterations}, {batch} and {spare}")
     Z = model.encode_checked(list(smiles)).Z.astype("float64")
