@@ -31,25 +31,23 @@ def main() -> None:
     args = ap.parse_args()
 
     import numpy as np
-    from rdkit import Chem, DataStructs, RDLogger
-    from rdkit.Chem import rdFingerprintGenerator
+    from rdkit import RDLogger
 
+    from grammarvae.chem import canonical
+    from grammarvae.metrics import mean_similarity, reconstruction_accuracy
     from grammarvae.realism import ring_shares
 
     RDLogger.DisableLog("rdApp.*")
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    fp = lambda s: gen.GetFingerprint(Chem.MolFromSmiles(s))  # noqa: E731
     model = load_model(args)
     means = model.encode(list(DRUGS.values()))
+    eps = np.random.default_rng(0).standard_normal((args.n, model.latent_dim)).astype("float32")
 
-    def old_radius(i, seed):  # the earlier sample_around: mean + 0.5 N(0, I)
-        eps = np.random.default_rng(seed).standard_normal((args.n, model.latent_dim)).astype("float32")
-        return model.decode(means[i] + 0.5 * eps)
+    def around(scale):
+        return lambda i, smiles: model.sample_around(smiles, n=args.n, scale=scale, seed=0)
 
-    ways = {f"{r:g} posterior std": (lambda r: lambda i, s: model.sample_around(s, n=args.n, scale=r, seed=0))(r)
-            for r in (1.0, 1.5, 2.0, 3.0)}
-    ways["0.5 prior unit (before)"] = lambda i, s: old_radius(i, 0)
-    ways["prior samples"] = lambda i, s: model.sample(args.n, seed=i)
+    ways = {f"{r:g} posterior std": around(r) for r in (1.0, 1.5, 2.0, 3.0)}
+    ways["0.5 prior unit (before)"] = lambda i, smiles: model.decode(means[i] + 0.5 * eps)  # the earlier radius
+    ways["prior samples"] = lambda i, smiles: model.sample(args.n, seed=i)
     print(f"{'radius':24s} {'similarity':>10s} {'distinct':>9s} {'itself':>7s} {'8+ ring':>8s} {'3-4 ring':>9s} "
           f"{'aromatic':>9s}")
     figures = {}
@@ -57,10 +55,9 @@ def main() -> None:
         sims, distinct, itself, every = [], [], [], []
         for i, smiles in enumerate(DRUGS.values()):
             out = draw(i, smiles)
-            ref, own = fp(smiles), Chem.CanonSmiles(smiles)
-            sims.append(np.mean([DataStructs.TanimotoSimilarity(ref, fp(s)) for s in out]))
-            distinct.append(len({Chem.CanonSmiles(s) for s in out}))
-            itself.append(np.mean([Chem.CanonSmiles(s) == own for s in out]))
+            sims.append(mean_similarity([smiles] * len(out), out))
+            distinct.append(len({canonical(s) for s in out}))
+            itself.append(reconstruction_accuracy([smiles] * len(out), out))
             every += out
         rings = ring_shares(every)
         figures[name] = np.mean(sims)
@@ -68,7 +65,6 @@ def main() -> None:
               f"{rings['ring8_share']:8.1%} {rings['ring34_share']:9.1%} {rings['aromatic_share']:9.1%}")
     print(f"ratio of similarity, the default (2 posterior std) to the earlier radius: "
           f"{figures['2 posterior std'] / figures['0.5 prior unit (before)']:.2f}")
-
 
 if __name__ == "__main__":
     main()
