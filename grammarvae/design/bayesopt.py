@@ -101,8 +101,14 @@ class Optimization:
     fits: list = field(default_factory=list)      # per iteration: points the GP was fit on
     minimize: bool = False
 
-    def _better(self, scores) -> float:
-        return min(scores) if self.minimize else max(scores)
+    @property
+    def sign(self) -> float:
+        """-1 where lower is better, else 1: the higher sign * score, the better."""
+        return -1.0 if self.minimize else 1.0
+
+    def better(self, scores) -> float:
+        """The best of `scores`."""
+        return float(max(scores, key=lambda v: self.sign * v))
 
     def shares(self) -> dict:
         """Of all proposals: the share scored (valid), distinct, and not in the data set (novel)."""
@@ -115,8 +121,7 @@ class Optimization:
     def best(self, k: int = 3) -> list:
         """The k best-scoring proposals, one per distinct molecule."""
         seen, out = set(), []
-        sign = 1.0 if self.minimize else -1.0
-        for p in sorted((p for p in self.proposals if np.isfinite(p.score)), key=lambda p: sign * p.score):
+        for p in sorted((p for p in self.proposals if np.isfinite(p.score)), key=lambda p: -self.sign * p.score):
             if p.smiles not in seen:
                 seen.add(p.smiles)
                 out.append(p)
@@ -126,7 +131,7 @@ class Optimization:
         """The best score found up to and including each iteration (the data set's best first)."""
         best, out = self.data_best, [self.data_best]
         for it in range(1, len(self.fits) + 1):
-            best = self._better([best] + [p.score for p in self.proposals if p.iteration == it and np.isfinite(p.score)])
+            best = self.better([best] + [p.score for p in self.proposals if p.iteration == it and np.isfinite(p.score)])
             out.append(best)
         return out
 
@@ -171,9 +176,10 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         Z, y = Z[np.isfinite(y)], y[np.isfinite(y)]
     else:
         y = given[keep]
-    sign = -1.0 if minimize else 1.0  # the loop below maximises sign * score
     rng = np.random.default_rng(seed)
-    run = Optimization(target, float(sign * np.max(sign * given[keep])), known, minimize=minimize)
+    run = Optimization(target, np.nan, known, minimize=minimize)
+    run.data_best = run.better(given[keep])
+    sign = run.sign  # the loop below maximises sign * score
     if progress:
         progress(0, iterations)
     for it in range(1, iterations + 1):
