@@ -20,10 +20,10 @@ def add_data_argument(ap: argparse.ArgumentParser) -> None:
 
 
 def add_model_argument(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--model", help="a .keras GrammarVAE (default: the bundled model)")
+    ap.add_argument("--model", help="a bundled model (zinc, moses) or a .keras GrammarVAE (default: the bundled default)")
 
 
 def load_model(args):
     from grammarvae import GrammarVAE
 
-    return GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+    return GrammarVAE.named(args.model)

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from grammarvae.data import encode_file, make_dataset, split_indices, write_errors
-from grammarvae.models.gvae import GrammarVAE
+from grammarvae.models.gvae import PRETRAINED, GrammarVAE
 from vae_core import KLAnnealing
 from vae_core.mmd import check_weight as check_mmd_weight
 
@@ -214,7 +214,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     objective and learning rate given now (beta by the schedule, the MMD term as given), so a
     run can change its objective or lower its rate at a checkpoint. ``init_from`` starts a new run
     from the weights of that saved model instead of random ones (fine-tuning, say the MOSES model
-    on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not.
+    on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not,
+    except ``max_len``, which may grow (`GrammarVAE.with_max_len`: MOSES's 160 steps to ZINC's 277).
     ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup)."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
@@ -224,8 +225,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError(f"{data}: no such file")
     if init_from is not None and resume:
         raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
-    if init_from is not None and not Path(init_from).is_file():
-        raise ValueError(f"{init_from}: no such model file")
+    if init_from is not None and str(init_from) not in PRETRAINED and not Path(init_from).is_file():
+        raise ValueError(f"{init_from}: no such model file (nor a bundled model: {', '.join(sorted(PRETRAINED))})")
     backup = _side(out, ".backup")
     key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
     if resume and cached is not None and not _same_input(cached, key):
@@ -241,7 +242,9 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     if resume and out.exists() and not backup.exists():
         model = with_mmd(GrammarVAE.load(out), mmd_weight, mmd_kernel)
     elif init_from is not None:
-        model = with_mmd(GrammarVAE.load(init_from), mmd_weight, mmd_kernel)
+        model = with_mmd(GrammarVAE.named(init_from), mmd_weight, mmd_kernel)
+        if arch.get("max_len"):
+            model = model.with_max_len(arch["max_len"])
     else:
         model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                            mmd_kernel=mmd_kernel, **arch)

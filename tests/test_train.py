@@ -188,3 +188,22 @@ def test_a_run_started_from_another_models_weights_begins_at_them(tmp_path):
         train(data, tmp_path / "tuned.keras", init_from=first, resume=True, **common)
     with pytest.raises(ValueError, match="nothing.keras: no such model file"):
         train(data, tmp_path / "other.keras", init_from=tmp_path / "nothing.keras", **common)
+
+
+def test_a_model_grown_to_longer_derivations_encodes_and_decodes_as_before():
+    small = GrammarVAE(preset="tiny", decoder="autoregressive", max_len=60, seed=3)
+    grown = small.with_max_len(90)
+    assert grown.max_len == 90 and grown.encoder.input_shape[1:] == small.encoder.input_shape[1:]
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    np.testing.assert_allclose(grown.encode(smiles), small.encode(smiles), atol=1e-6)
+    z = small.encode(smiles)
+    assert grown.decode(z) == small.decode(z)
+    assert small.with_max_len(60) is small
+    with pytest.raises(ValueError, match="max_len can only grow: the model reads 60 steps, asked 40"):
+        small.with_max_len(40)
+
+
+def test_bundled_models_are_found_by_name_and_a_wrong_name_is_refused():
+    with pytest.raises(ValueError, match="no bundled model named 'chembl'; the bundled models are moses, zinc"):
+        GrammarVAE.pretrained("chembl")
+    assert GrammarVAE.named("moses").max_len == 160

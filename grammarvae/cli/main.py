@@ -28,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
-        p.add_argument("--model", help="a .keras GrammarVAE (default: the bundled pretrained model)")
+        p.add_argument("--model", help="a bundled model, zinc or moses, or a .keras GrammarVAE file "
+                                       "(default: the bundled moses model)")
     p.add_argument("--seed", type=count(0), default=0, help="random seed, >= 0 (default: 0)")
 
 
@@ -105,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", default="one-shot", choices=["one-shot", "autoregressive"],
                    help="one-shot (the paper's, sees z only) or autoregressive (also sees the "
                         "productions chosen so far); default: one-shot")
+    p.add_argument("--max-len", type=int, metavar="STEPS",
+                   help="derivation steps the model reads (default: the preset's; with --init-from, "
+                        "a longer one grows that model)")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
     p.add_argument("--batch-size", type=int, default=256)
@@ -120,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--column", help="SMILES column of a CSV")
     p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
     p.add_argument("--init-from", metavar="MODEL",
-                   help="start from this .keras model's weights and network (fine-tuning; "
-                        "--preset and --decoder are then not used)")
+                   help="start from the weights and network of a bundled model (zinc, moses) or a "
+                        ".keras file (fine-tuning; --preset and --decoder are then not used, "
+                        "--max-len may grow it)")
     _add_common(p, model=False)
     p.set_defaults(func=cmd_train)
 
@@ -198,7 +203,7 @@ def _model(args):
     from grammarvae.models.gvae import GrammarVAE
 
     try:
-        return GrammarVAE.load(args.model) if args.model else GrammarVAE.pretrained()
+        return GrammarVAE.named(args.model)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
 
@@ -398,7 +403,8 @@ def cmd_train(args) -> int:
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
                      beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
-                     mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from)
+                     mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from,
+                     **({"max_len": args.max_len} if args.max_len else {}))
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
         return 1

@@ -6,19 +6,23 @@ nonterminals per molecule, its atoms and open rings); at each step a molecule ta
 production that passes the hard rules of `rules.py`:
 
 - grammatical: a production of the nonterminal on top of its stack (the paper's masking),
-  of the part of the grammar the decoder writes (`chemistry.py`: Kekule SMILES of neutral
-  organic-subset atoms, single-digit ring labels; RDKit perceives aromaticity on output);
+  of the part of the grammar the decoder writes (`chemistry.py`: Kekule SMILES of
+  organic-subset and bracket atoms, with charges, hydrogen counts, isotopes and chiral
+  marks; bonds with `/` and `\\`; single-digit ring labels; RDKit perceives aromaticity
+  and stereo on output);
 - finishable: the fewest steps that then empty the stack fit in the steps left, so every
   derivation ends;
-- chemically sound: no atom takes more bonds than its element allows (bond orders,
-  branches, ring bonds and the next atom counted as they are committed), and a ring closes
-  only on an atom that is neither its opener nor bonded to it already.
+- chemically sound: no atom takes more bonds and hydrogens than its element allows in a
+  charge state it can still end in (`chemistry.BRACKET_VALENCE`, checked against RDKit;
+  bond orders, branches, ring bonds and the next atom counted as they are committed), and
+  a ring closes only on an atom that is neither its opener nor bonded to it already.
 
-Soft rules, each applied only where it leaves something allowed: no second double or
-triple bond on C, N or O; no new ring where no other atom is to come or six are open; no
-production that would leave too few steps to close the rings open. Rings are never forced
-shut: a ring still open when the derivation ends is dropped (its digit removed, the atom
-keeps a hydrogen) and counted in `last_stats`.
+Soft rules, each applied only where it leaves something allowed: a chiral mark only on an
+element that can be a stereocentre; no new ring where no other atom is to come or six are
+open; no production that would leave too few steps to close the rings open. Rings are never
+forced shut: a ring still open when the derivation ends is dropped (its digit and bond mark
+removed, the atom keeps a hydrogen) and counted in `last_stats`. RDKit drops a chiral or
+double-bond mark that means nothing, so the canonical isomeric SMILES out are always valid.
 
     >>> dec = MaskedDecoder(Grammar.load("zinc"))
     >>> dec.decode(logits, greedy=True)                       # list of canonical SMILES

@@ -17,9 +17,9 @@ from grammarvae.decoding.chemistry import Productions
 from grammarvae.decoding.state import DecodeState
 from grammarvae.grammar import Grammar
 
-# The per-production attributes the rules read, laid out per nonterminal (see `windows`).
-CANDIDATE_FIELDS = ("steps_needed", "bonds_on_owner", "element_valence", "labels_needed", "label",
-                    "is_multiple_bond", "atom_with_ring_only")
+# The (symbol, production) attributes the rules and the state read, laid out per symbol (see `windows`).
+CANDIDATE_FIELDS = ("bonds_on_owner", "bonds_added", "element", "charge", "labels_needed", "label", "bond_order",
+                    "atom_with_ring_only", "pushes_chiral")
 
 
 @dataclass
@@ -37,8 +37,11 @@ class MaskedDecoder:
     def __init__(self, grammar: Grammar):
         g = self.g = grammar
         prods = self.prods = Productions(g)
-        self.nothing = g.lhs[g.pad]
-        # Pushed nonterminals of each production in push order (the leftmost pushed last, so
+        self.nothing = prods.symbol["Nothing"]
+        # Per symbol (the grammar's nonterminals, then the roles of chemistry.ROLES): the
+        # productions it may expand to, and the fewest steps that finish it.
+        self.masks, self.min_steps = prods.masks, prods.min_steps
+        # Pushed symbols of each production in push order (the leftmost pushed last, so
         # it ends on top). The padding production, which a finished derivation takes, pushes
         # back the `Nothing` it popped: a finished stack stays as it is.
         self.n_pushed = prods.n_pushed.copy()
@@ -50,12 +53,13 @@ class MaskedDecoder:
         self.windows = self._windows()
 
     def _windows(self) -> dict[str, np.ndarray]:
-        """Per nonterminal, its candidates as a window of W adjacent productions (each
+        """Per symbol, its candidates as a window of W adjacent productions (each
         nonterminal's productions are adjacent in the grammar): for `production`,
-        `candidate` (a usable production of it), `first` (its first) and each attribute of
-        CANDIDATE_FIELDS, an (n_nonterminals, W) table whose rows a step gathers by top symbol."""
+        `candidate` (a usable production of it), `first` (its first), `steps_needed`,
+        `atoms_pushed` and each attribute of CANDIDATE_FIELDS, an (n_symbols, W) table whose
+        rows a step gathers by top symbol."""
         g, prods, P = self.g, self.prods, self.g.n_productions
-        candidate = g.masks.astype(bool) & prods.usable[None, :]  # (n_nonterminals, P)
+        candidate = prods.masks & prods.usable  # (n_symbols, P)
         has = candidate.any(1)
         first = np.where(has, candidate.argmax(1), 0)
         last = np.where(has, P - 1 - candidate[:, ::-1].argmax(1), 0)
@@ -67,8 +71,11 @@ class MaskedDecoder:
         production = start[:, None] + np.arange(W)
         table = {"production": production, "candidate": np.take_along_axis(candidate, production, axis=1),
                  "first": production == first[:, None]}
+        table["steps_needed"] = prods.steps_needed[production]
+        table["atoms_pushed"] = prods.atoms_pushed[production]
         for name in CANDIDATE_FIELDS:
-            table[name] = getattr(prods, name)[production]
+            table[name] = np.take_along_axis(getattr(prods, name), production, axis=1)
+        self.window_start = start
         # Small integers (int16, as the molecules' quantities in `DecodeState.situation`):
         # comparisons run several times faster than on int64.
         return {k: np.ascontiguousarray(v if v.dtype == bool else v.astype(np.int16)) for k, v in table.items()}
@@ -96,6 +103,28 @@ class MaskedDecoder:
             scores = flat.take(at[:, None] + state.candidate_productions())
             state.advance(state.choose_among(scores, greedy=greedy, temperature=temperature, rng=rng))
         return state.result()
+
+    def replay(self, ids: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """Feed derivations (n, steps), a parser's, through the decoder's rules: per molecule the
+        first step whose production the rules do not allow (-1 where every step is allowed),
+        and the canonical SMILES the derivation then writes (None where one was refused). The
+        completeness check: every real molecule the decoder should be able to write.
+
+            >>> refused, smiles = dec.replay(encode_smiles(["CN1CCC[C@H]1c1cccnc1"], 277, grammar).X)
+            >>> refused, smiles
+            (array([-1]), ['CN1CCC[C@H]1c1cccnc1'])
+        """
+        ids = np.asarray(ids)
+        state = self.start(len(ids), ids.shape[1])
+        refused = np.full(len(ids), -1, dtype=np.int64)
+        while not state.all_finished:
+            p = ids[state.batch_row, state.t]
+            ok = state.allowed()[np.arange(len(state)), p]
+            bad = state.batch_row[~ok & (refused[state.batch_row] < 0)]
+            refused[bad] = state.t
+            state.advance(np.where(ok, p, state.choose(np.zeros((len(state), self.g.n_productions)))))
+        smiles = self.to_smiles(*state.result())
+        return refused, [s if r < 0 else None for s, r in zip(smiles, refused)]
 
     def to_smiles(self, ids: np.ndarray, drop: list[list[int]]) -> list[str | None]:
         """Canonical SMILES of each derivation, the listed ring-digit steps removed;

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from grammarvae.decoding.chemistry import MAX_OPEN_RINGS, STEPS_TO_CLOSE_A_RING
+from grammarvae.decoding.chemistry import (ANY_CHARGE, IS_STEREO_ELEMENT, IS_UNMARKABLE, MAX_OPEN_RINGS, STEPS_FOR_A_CHARGE,
+                                           STEPS_TO_CLOSE_A_RING, VALENCE_TABLE, charge_column)
+
+NEUTRAL = charge_column(0)
 
 
 # ------------------------------------------------------------------ hard rules
@@ -30,13 +33,36 @@ def finishable(c, m):
 
 
 def fits_valence(c, m):
-    """The bonds it commits the current atom to fit in the atom's free valence."""
-    return c.bonds_on_owner <= m.room
+    """The bonds and hydrogens it commits the current atom to fit in the atom's free valence
+    (for one that changes the atom's charge states, in the valence of the new ones: see
+    `charge_holds_bonds`)."""
+    return (c.bonds_on_owner <= m.room) | (c.charge >= 0)
 
 
 def element_holds_bonds(c, m):
-    """An element is chosen only if its valence holds the bonds its atom already has."""
-    return (c.element_valence == 0) | (c.element_valence >= m.bonds_used)
+    """An element is chosen only if, in a charge state its atom may still end in, its valence
+    holds the bonds the atom already has (row 0 of the table, no element, holds any)."""
+    return VALENCE_TABLE[c.element, m.charge] >= m.bonds_used
+
+
+def charge_holds_bonds(c, m):
+    """A production that settles or narrows the atom's charge states (no charge after all, a
+    sign, a charge) leaves one whose valence holds the atom's bonds and the hydrogens it adds."""
+    return (c.charge < 0) | (VALENCE_TABLE[m.element, c.charge] >= m.bonds_used + c.bonds_on_owner)
+
+
+def time_for_a_charge(c, m):
+    """A bracket atom's element that holds its bonds only when charged, or that takes no
+    lone chiral mark, leaves time for the longer end of its bracket (`STEPS_FOR_A_CHARGE`
+    more than `bracket_chiral -> chiral`)."""
+    longer = (c.element > 0) & (m.charge == ANY_CHARGE) & (
+        (VALENCE_TABLE[c.element, NEUTRAL] < m.bonds_used) | IS_UNMARKABLE[c.element])
+    return ~longer | (c.steps_needed + STEPS_FOR_A_CHARGE <= m.steps_left)
+
+
+def chiral_mark_readable(c, m):
+    """No chiral mark on an element RDKit reads none on (hydrogen)."""
+    return ~(c.pushes_chiral & IS_UNMARKABLE[m.element])
 
 
 def labels_to_write(c, m):
@@ -52,13 +78,14 @@ def label_usable(c, m):
     return (c.label == 0) | c.label_closable | (~c.label_open & (m.n_free > 0))
 
 
-HARD_RULES = (grammatical, finishable, fits_valence, element_holds_bonds, labels_to_write, label_usable)
+HARD_RULES = (grammatical, finishable, fits_valence, element_holds_bonds, charge_holds_bonds, time_for_a_charge,
+              chiral_mark_readable, labels_to_write, label_usable)
 
 
 # ------------------------------------------------------------------ soft rules
-def cumulated_double_bond(c, m):
-    """A second double or triple bond on C, N or O (allenes, ketenes: 1 in 30,000 MOSES molecules)."""
-    return c.is_multiple_bond & m.has_multiple_bond & m.single_only
+def chiral_mark_off_a_stereocentre(c, m):
+    """A chiral mark on an element that is no tetrahedral stereocentre (chemistry.STEREO_ELEMENTS)."""
+    return c.pushes_chiral & ~IS_STEREO_ELEMENT[m.element]
 
 
 def ring_bond_with_nothing_to_close(c, m):
@@ -77,7 +104,7 @@ def no_steps_to_close_rings(c, m):
 
 
 SOFT_TIERS = (
-    (cumulated_double_bond,),
+    (chiral_mark_off_a_stereocentre,),
     (ring_bond_with_nothing_to_close, opens_a_ring_late, no_steps_to_close_rings),
 )
 # Not a rule: steering the last atom to close the rings still open (ending the chain later,

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from grammarvae.decoding import rules
-from grammarvae.decoding.chemistry import ANY_VALENCE, N_LABELS
+from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, VALENCE_TABLE
 
 NO_ATOM = -1
 
@@ -34,16 +34,15 @@ class DecodeState:
     """Masked-decoding state of n molecules over at most `steps` productions each."""
 
     # Per-row arrays, carried along by `select` and `drop_finished`.
-    ROW_FIELDS = ("batch_row", "stack_symbol", "stack_atom", "depth", "bonds", "valence", "has_multiple",
-                  "single_only", "parent", "ring_opener", "ring_opened_at", "ring_barred", "barred_for",
+    ROW_FIELDS = ("batch_row", "stack_symbol", "stack_atom", "depth", "bonds", "element", "charge", "parent", "ring_opener", "ring_opened_at", "ring_barred", "barred_for",
                   "pending_order", "steps_needed", "atoms_to_come", "n_atoms", "n_open", "chosen")
 
     def __init__(self, decoder, n: int, steps: int):
         self.decoder, g = decoder, decoder.g
         start = g.nt_index[g.start.symbol()]
-        if steps < g.min_steps[start]:
+        if steps < decoder.min_steps[start]:
             raise ValueError(f"decoding over {steps} steps; the shortest molecule of grammar {g.name} "
-                             f"takes {g.min_steps[start]}")
+                             f"takes {decoder.min_steps[start]}")
         self.steps, self.t, self.n = int(steps), 0, int(n)
         self.batch_row = np.arange(n)
         # The derivation stack: each symbol with the atom it belongs to. At the bottom, under
@@ -54,14 +53,13 @@ class DecodeState:
         self.stack_symbol[:, 0], self.stack_symbol[:, 1] = decoder.nothing, start
         self.stack_atom = np.full((n, depth), NO_ATOM, dtype=np.int64)
         self.depth = np.full(n, 2, dtype=np.int64)
-        # Atoms, at most one a step (plus a slot for the next): bonds committed, element's
-        # valence (0 until chosen), whether it has a double or triple bond, whether its
-        # element takes at most one (NO_CUMULATED), and the atom it is bonded from.
+        # Atoms, at most one a step (plus a slot for the next): bonds and hydrogens committed,
+        # element (an index of chemistry.ELEMENTS, 0 until chosen), the charge states it may
+        # still end in (a column of VALENCE_TABLE), and the atom it is bonded from.
         atoms = steps + 2
         self.bonds = np.zeros((n, atoms), dtype=np.int64)
-        self.valence = np.zeros((n, atoms), dtype=np.int64)
-        self.has_multiple = np.zeros((n, atoms), dtype=bool)
-        self.single_only = np.zeros((n, atoms), dtype=bool)
+        self.element = np.zeros((n, atoms), dtype=np.int64)
+        self.charge = np.full((n, atoms), ANY_CHARGE, dtype=np.int64)
         self.parent = np.full((n, atoms), NO_ATOM, dtype=np.int64)
         # Ring labels (columns 1..N_LABELS): the atom that opened each open ring (NO_ATOM when
         # closed) and the step its digit was written; `ring_barred[label]` is an atom the ring
@@ -73,7 +71,7 @@ class DecodeState:
         self.ring_barred = np.full((n, labels), NO_ATOM, dtype=np.int64)
         self.barred_for = np.full(n, NO_ATOM, dtype=np.int64)
         self.pending_order = np.ones(n, dtype=np.int64)  # order of the bond into the next atom
-        self.steps_needed = np.full(n, g.min_steps[start], dtype=np.int64)  # fewest steps that empty the stack
+        self.steps_needed = np.full(n, decoder.min_steps[start], dtype=np.int64)  # fewest steps that empty the stack
         self.atoms_to_come = np.zeros(n, dtype=np.int64)  # symbols on the stack that will write an atom
         self.n_atoms = np.zeros(n, dtype=np.int64)
         self.n_open = np.zeros(n, dtype=np.int64)
@@ -109,11 +107,11 @@ class DecodeState:
         as `top()` and `_top_atom()` give them)."""
         d, rows = self.decoder, np.arange(len(self))
         at = np.maximum(atom, 0)
-        valence = self.valence[rows, at]
+        element, charge = self.element[rows, at], self.charge[rows, at]
         bonds = self.bonds[rows, at]
         # Steps the production taken now may use: those left, less what the rest of the
         # stack needs at the least.
-        steps_left = (self.steps - self.t) - self.steps_needed + d.g.min_steps[top]
+        steps_left = (self.steps - self.t) - self.steps_needed + d.min_steps[top]
         last_atom = self.atoms_to_come == d.prods.produces_atom[top]  # no other atom is to come
         # Rings that may close on this atom. Only the last-atom rule and the label count of a
         # molecule with at most one label free can tell this from zero (no ring open, or
@@ -126,9 +124,8 @@ class DecodeState:
             return (x if x.dtype == bool else x.astype(np.int16))[:, None]
 
         return SimpleNamespace(
-            steps_left=col(steps_left), bonds_used=col(bonds),
-            room=col(np.where(valence > 0, valence, ANY_VALENCE) - bonds),
-            has_multiple_bond=col(self.has_multiple[rows, at] & (atom >= 0)), single_only=col(self.single_only[rows, at]),
+            steps_left=col(steps_left), bonds_used=col(bonds), element=col(element), charge=col(charge),
+            room=col(VALENCE_TABLE[element, charge] - bonds),
             last_atom=col(last_atom), n_closable=col(n_closable),
             n_open=col(self.n_open), n_free=col(N_LABELS - self.n_open))
 
@@ -211,21 +208,21 @@ class DecodeState:
         rows = np.arange(len(self))
         top, owner = self._here()
         self.chosen[:, self.t] = p
-        attr = {name: getattr(prods, name).take(p) for name in (
-            "steps_needed", "atoms_pushed", "bonds_added", "element_valence", "single_only", "is_multiple_bond",
-            "bond_order", "label")}
+        column = p - d.window_start.take(top)  # p's place in its symbol's window: attributes by (symbol, p)
+        attr = {name: d.windows[name][top, column] for name in (
+            "steps_needed", "atoms_pushed", "bonds_added", "element", "charge", "bond_order", "label")}
         # Per-atom arrays are read and written by flat index: row * atoms per row + atom.
         A = self.bonds.shape[1]
-        bonds, valence, parent = self.bonds.reshape(-1), self.valence.reshape(-1), self.parent.reshape(-1)
-        has_multiple, single_only = self.has_multiple.reshape(-1), self.single_only.reshape(-1)
+        bonds, parent = self.bonds.reshape(-1), self.parent.reshape(-1)
+        element, charge = self.element.reshape(-1), self.charge.reshape(-1)
         # Expanding a chain writes a new atom, bonded from the current one by the pending bond.
         new = top == prods.chain
         atom = np.where(new, self.n_atoms, owner)
         slot = rows * A + self.n_atoms  # unused until it becomes an atom: written for every row
         from_atom = owner >= 0
         parent[slot] = owner
+        element[slot], charge[slot] = 0, ANY_CHARGE
         bonds[slot] = from_atom * self.pending_order
-        has_multiple[slot] = from_atom & (self.pending_order >= 2)
         self.pending_order[new] = 1
         self.n_atoms += new
         # Pop the top; push the production's nonterminals, the leftmost on top.
@@ -235,15 +232,15 @@ class DecodeState:
             self.stack_symbol.reshape(-1)[at_top + j] = symbols.take(p)
             self.stack_atom.reshape(-1)[at_top + j] = atom
         self.depth += d.n_pushed.take(p) - 1
-        self.steps_needed += attr["steps_needed"] - 1 - d.g.min_steps.take(top)
+        self.steps_needed += attr["steps_needed"] - 1 - d.min_steps.take(top)
         self.atoms_to_come += attr["atoms_pushed"] - prods.produces_atom.take(top)
-        # What it commits on its atom: bonds, an element, a double or triple bond.
+        # What it commits on its atom: bonds and hydrogens, an element, its charge states.
         at = rows * A + np.maximum(atom, 0)
         bonds[at] += attr["bonds_added"]
-        element = np.flatnonzero(attr["element_valence"])
-        valence[at[element]] = attr["element_valence"][element]
-        single_only[at] |= attr["single_only"]
-        has_multiple[at] |= attr["is_multiple_bond"]
+        chosen = np.flatnonzero(attr["element"])
+        element[at[chosen]] = attr["element"][chosen]
+        settled = np.flatnonzero(attr["charge"] >= 0)
+        charge[at[settled]] = attr["charge"][settled]
         bond = np.flatnonzero(attr["bond_order"])
         self.pending_order[bond] = attr["bond_order"][bond]
         ring = np.flatnonzero(attr["label"])
@@ -301,10 +298,15 @@ class DecodeState:
         return kept
 
     def _store(self, r) -> None:
-        """Results of rows r: their productions, and the steps of ring digits still open."""
+        """Results of rows r: their productions, and the steps of ring digits still open, with
+        the step of a bond written on such a ring bond (the production just before its digit:
+        a digit follows a bond only in `ringbond -> bond digit`)."""
         self.result_ids[self.batch_row[r]] = self.chosen[r]
+        is_bond = self.decoder.g.lhs == self.decoder.g.nt_index["bond"]
         for i, label in zip(*np.nonzero(self.ring_opener[r] >= 0)):
-            self.result_dropped[self.batch_row[r[i]]].append(int(self.ring_opened_at[r[i], label]))
+            step = int(self.ring_opened_at[r[i], label])
+            marked = step > 0 and is_bond[self.chosen[r[i], step - 1]]
+            self.result_dropped[self.batch_row[r[i]]] += [step - 1, step] if marked else [step]
 
     def result(self) -> tuple[np.ndarray, list[list[int]]]:
         """(n, steps) production ids by batch row, and per molecule the steps of ring digits

@@ -91,7 +91,7 @@ def masked_beam_search(engine, network, z: np.ndarray, steps: int, beam_width: i
     previous = np.full(B * K, -1, dtype=np.int32)
     while not state.all_finished:
         logits, hidden = network.step(previous, hidden)
-        logp = _masked_log_softmax(_numpy(logits), engine.g.masks[state.top()])
+        logp = _masked_log_softmax(_numpy(logits), engine.masks[state.top()])
         total = np.where(state.allowed(), score[:, None] + logp, -np.inf).reshape(B, K * P)
         best = np.argsort(-total, axis=1, kind="stable")[:, :K]  # (B, K) flat (beam, production)
         source = (np.arange(B)[:, None] * K + best // P).reshape(-1)

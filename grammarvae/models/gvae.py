@@ -50,7 +50,10 @@ PRESETS = {
     "tiny": dict(max_len=160, latent_dim=8, filters=(4, 4), kernels=(5, 5), dense=32, gru=(24,)),
 }
 DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its own earlier choices too
-PRETRAINED = "grammarvae_moses.keras"
+# The bundled models by name (data/MODEL_CARD.md has a section for each), and the one used
+# when none is named (README, "The bundled models": the one that gives back more of what users bring).
+PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
+DEFAULT_MODEL = "moses"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
 
 
@@ -282,6 +285,27 @@ class GrammarVAE(VAE):
 
         return grid_image(smiles, path, legends=legends, mols_per_row=mols_per_row, size=size)
 
+    def with_max_len(self, max_len: int) -> "GrammarVAE":
+        """The same network and weights reading derivations of up to `max_len` steps (more
+        than now: a model of short molecules warm-starts one of longer ones). Only the
+        encoder's dense layer changes shape: its convolutions read the longer sequence, and
+        the rows for the added positions start at zero, so every derivation that fitted
+        before encodes to exactly the same latents (padding past the old end is unseen).
+
+            >>> zinc = GrammarVAE.pretrained().with_max_len(277)
+        """
+        if int(max_len) < self.max_len:
+            raise ValueError(f"max_len can only grow: the model reads {self.max_len} steps, asked {max_len}")
+        if int(max_len) == self.max_len:
+            return self
+        grown = GrammarVAE.from_config({**self.get_config(), "max_len": int(max_len)})
+        for old, new in zip(self.weights, grown.weights):
+            value = keras.ops.convert_to_numpy(old)
+            if tuple(old.shape) != tuple(new.shape):  # the flattened conv features: (steps x filters, dense)
+                value = np.concatenate([value, np.zeros((new.shape[0] - old.shape[0], *old.shape[1:]), value.dtype)])
+            new.assign(value)
+        return grown
+
     # ------------------------------------------------------------ persistence
     @classmethod
     def load(cls, path: str | Path) -> "GrammarVAE":
@@ -300,12 +324,28 @@ class GrammarVAE(VAE):
         return model
 
     @classmethod
-    def pretrained(cls) -> "GrammarVAE":
-        """The model shipped with the package (see data/MODEL_CARD.md)."""
-        ref = resources.files("grammarvae.pretrained") / PRETRAINED
+    def pretrained(cls, name: str | None = None) -> "GrammarVAE":
+        """A model shipped with the package, by name: "zinc" (ZINC-250k: drug-like molecules
+        with charges and stereo) or "moses" (MOSES: neutral, 250-350 Da); DEFAULT_MODEL when
+        none is named. See data/MODEL_CARD.md.
+
+            >>> GrammarVAE.pretrained("zinc").decode(GrammarVAE.pretrained("zinc").encode("CCO"))
+        """
+        name = DEFAULT_MODEL if name is None else name
+        if name not in PRETRAINED:
+            raise ValueError(f"no bundled model named {name!r}; the bundled models are {', '.join(sorted(PRETRAINED))}")
+        ref = resources.files("grammarvae.pretrained") / PRETRAINED[name]
         if not ref.is_file():
-            raise FileNotFoundError(f"the bundled model {PRETRAINED} is not installed")
+            raise FileNotFoundError(f"the bundled model {PRETRAINED[name]} is not installed")
         return cls.load(Path(str(ref)))
+
+    @classmethod
+    def named(cls, model: str | Path | None = None) -> "GrammarVAE":
+        """A bundled model by name ("zinc", "moses"), a saved .keras file, or with None the
+        default bundled model: what every command's --model takes."""
+        if model is None or str(model) in PRETRAINED:
+            return cls.pretrained(None if model is None else str(model))
+        return cls.load(model)
 
     def get_config(self):
         base = keras.Model.get_config(self)
