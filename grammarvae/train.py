@@ -216,7 +216,10 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     from the weights of that saved model instead of random ones (fine-tuning, say the MOSES model
     on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not,
     except ``max_len``, which may grow (`GrammarVAE.with_max_len`: MOSES's 160 steps to ZINC's 277).
-    ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup)."""
+    ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup).
+    A resumed run takes its network from the checkpoint at `out` (`preset`, `decoder` and the
+    architecture arguments are then not used), so a run started from another model resumes
+    without naming that network again."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
@@ -239,8 +242,12 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         for suffix in (".log.csv", ".split.npz"):
             _side(out, suffix).unlink(missing_ok=True)
     keras.utils.set_random_seed(seed)
-    if resume and out.exists() and not backup.exists():
-        model = with_mmd(GrammarVAE.load(out), mmd_weight, mmd_kernel)
+    if resume and out.exists():  # the run's own network, whatever `preset` and `decoder` say
+        model = GrammarVAE.load(out)
+        if backup.exists():  # built anew, as the model that wrote the backup was (a model read
+            # back by Keras tracks its layers under other names), for the backup to restore
+            model = GrammarVAE.from_config(model.get_config())
+        model = with_mmd(model, mmd_weight, mmd_kernel)
     elif init_from is not None:
         model = with_mmd(GrammarVAE.named(init_from), mmd_weight, mmd_kernel)
         if arch.get("max_len"):

@@ -207,3 +207,19 @@ def test_bundled_models_are_found_by_name_and_a_wrong_name_is_refused():
     with pytest.raises(ValueError, match="no bundled model named 'chembl'; the bundled models are moses, zinc"):
         GrammarVAE.pretrained("chembl")
     assert GrammarVAE.named("moses").max_len == 160
+
+
+def test_a_run_started_from_a_grown_model_resumes_from_its_backup_without_naming_its_network(tmp_path):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 8))
+    first = tmp_path / "first.keras"
+    GrammarVAE(preset="tiny", decoder="autoregressive", seed=1).save(first)
+    out = tmp_path / "grown.keras"
+    common = dict(batch_size=8, steps_per_epoch=6, val_split=0.1, verbose=0, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, out, epochs=3, init_from=first, max_len=200, callbacks=[_Kill(1, 2)], **common)
+    assert (tmp_path / "grown.backup").is_dir()
+    train(data, out, epochs=3, resume=True, **common)  # the default preset and decoder name another network
+    model = GrammarVAE.load(out)
+    assert (model.preset, model.max_len, model.autoregressive) == ("tiny", 200, True)
+    assert [r.split(",")[0] for r in (tmp_path / "grown.log.csv").read_text().split()[1:]] == ["0", "1", "2"]
