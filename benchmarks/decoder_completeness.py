@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
-import gzip
+import itertools
 import time
 import warnings
 from pathlib import Path
@@ -26,11 +25,10 @@ from common import add_data_argument
 CHUNK = 20_000
 
 
-def rows(path: Path, limit: int | None):
-    with gzip.open(path, "rt") as fh:
-        it = (line.split()[0] for line in fh if line.strip()) if path.name.endswith(".smi.gz") else \
-            (r["smiles"] for r in csv.DictReader(fh))
-        return [s for s, _ in zip(it, range(limit or 10 ** 9))]
+def rows(path: Path, limit: int | None) -> list[str]:
+    from grammarvae.io import iter_smiles
+
+    return [row.smiles for row in itertools.islice(iter_smiles(path), limit)]
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ must match), with the mean Tanimoto similarity of a reconstruction to its input.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
+import itertools
 import time
 import warnings
 from pathlib import Path
@@ -24,26 +23,21 @@ from common import add_data_argument
 
 SETS = {"zinc test": "zinc/zinc250k_part_b.smi.gz", "clintox": "moleculenet/clintox.csv.gz",
         "bbbp": "moleculenet/bbbp.csv.gz", "bace": "moleculenet/bace.csv.gz", "lipo": "moleculenet/lipo.csv.gz"}
-GRAMMAR_ELEMENTS = {"B", "C", "N", "O", "S", "P", "F", "I", "Cl", "Br", "H"}
-
-
 def read(path: Path, n: int) -> list[str]:
-    with gzip.open(path, "rt") as fh:
-        if path.name.endswith(".smi.gz"):
-            rows = [line.split()[0] for line in fh if line.strip()]
-        else:
-            rows = [r["smiles"] for r in csv.DictReader(fh)]
-    return rows[:n]
+    from grammarvae.io import iter_smiles
+
+    return [row.smiles for row in itertools.islice(iter_smiles(path), n)]
 
 
 def in_grammar(smiles: str) -> bool:
-    """Whether every atom of the largest fragment is an element the grammar has."""
+    """Whether every atom of the largest fragment is an element the decoder writes."""
     from rdkit import Chem
 
     from grammarvae.chem import largest_fragment
+    from grammarvae.decoding.chemistry import ELEMENTS
 
     mol = Chem.MolFromSmiles(smiles)
-    return mol is not None and all(a.GetSymbol() in GRAMMAR_ELEMENTS for a in largest_fragment(mol).GetAtoms())
+    return mol is not None and all(a.GetSymbol() in ELEMENTS[1:] for a in largest_fragment(mol).GetAtoms())
 
 
 def main() -> None:
@@ -63,9 +57,9 @@ def main() -> None:
         for label, rel in SETS.items():
             t = time.time()
             rows = [s for s in read(Path(args.data) / rel, args.n) if in_grammar(s)]
-            res = model.encode_checked(rows)
-            ok = ~np.isnan(res[0]).any(axis=1)
-            decoded = model.decode(res[0][ok]) if ok.any() else []
+            Z = model.encode_checked(rows).Z
+            ok = ~np.isnan(Z).any(axis=1)
+            decoded = model.decode(Z[ok]) if ok.any() else []
             wanted = [standardize(s) for s, k in zip(rows, ok) if k]
             exact = reconstruction_accuracy(wanted, decoded) * ok.sum() / len(rows)
             similar = mean_similarity(wanted, decoded) if len(decoded) else 0.0

@@ -50,6 +50,7 @@ class MaskedDecoder:
         for p, rhs in enumerate(prods.pushes):
             self.push_order[p, :len(rhs)] = rhs[::-1]
         self.push_order = np.asfortranarray(self.push_order)  # read a column (j-th push) at a time
+        self.is_bond = g.lhs == g.nt_index["bond"]  # productions that write a bond
         self.windows = self._windows()
 
     def _windows(self) -> dict[str, np.ndarray]:

@@ -231,13 +231,10 @@ def _rhs(g, p):
 
 
 @functools.lru_cache(maxsize=None)
-def _pushed_cached(g, p):
+def _pushed(g, p):
+    """The symbols production p pushes, left to right, with their roles."""
     lhs, rhs = g.productions[p].lhs().symbol(), _rhs(g, p)
     return tuple((s, _role(lhs, rhs, i)) for i, s in enumerate(rhs) if s in g.nt_index and s != "Nothing")
-
-
-def _pushed(g, p):
-    return _pushed_cached(g, p)
 
 
 def _writable(g, p, role=None) -> bool:

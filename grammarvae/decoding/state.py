@@ -302,7 +302,7 @@ class DecodeState:
         the step of a bond written on such a ring bond (the production just before its digit:
         a digit follows a bond only in `ringbond -> bond digit`)."""
         self.result_ids[self.batch_row[r]] = self.chosen[r]
-        is_bond = self.decoder.g.lhs == self.decoder.g.nt_index["bond"]
+        is_bond = self.decoder.is_bond
         for i, label in zip(*np.nonzero(self.ring_opener[r] >= 0)):
             step = int(self.ring_opened_at[r[i], label])
             marked = step > 0 and is_bond[self.chosen[r[i], step - 1]]
