@@ -1,6 +1,6 @@
 """Masked decoding speed: the vectorised `MaskedDecoder` against a straightforward reference.
 
-    python benchmarks/decode.py [--n 1000] [--preset small | --pretrained]
+    python benchmarks/decode.py [--n 1000] [--preset small [--max-len 277] | --pretrained]
     python benchmarks/decode.py --autoregressive [--model runs/ar.keras]
 
 References, on the same logits: the same decoding written independently per molecule
@@ -78,6 +78,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--preset", default="small")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-len", type=int, help="steps of the untrained model (default: the preset's; ZINC: 277)")
     ap.add_argument("--pretrained", action="store_true", help="the bundled trained model's logits instead of an untrained preset")
     ap.add_argument("--batch", type=int, default=None, help="molecules decoded together (default: GrammarVAE.decode's chunk)")
     ap.add_argument("--repeats", type=int, default=3, help="time each decoder as the best of this many runs")
@@ -95,7 +96,8 @@ def main() -> None:
 
     if args.autoregressive:
         return autoregressive(args)
-    m = GrammarVAE.pretrained() if args.pretrained else GrammarVAE(preset=args.preset, seed=args.seed)
+    m = GrammarVAE.pretrained() if args.pretrained else GrammarVAE(preset=args.preset, seed=args.seed,
+                                                                   max_len=args.max_len)
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
     m.decoder.predict(z, batch_size=256, verbose=0)  # warm up: trace every batch shape first
     t = time.perf_counter()
@@ -158,8 +160,8 @@ def autoregressive(args) -> None:
     from grammarvae import GrammarVAE
     from grammarvae.models.autoregressive import masked_beam_search, masked_generate
 
-    m = GrammarVAE.load(args.model) if args.model else GrammarVAE(preset=args.preset, seed=args.seed,
-                                                                 decoder="autoregressive")
+    m = GrammarVAE.named(args.model) if args.model else GrammarVAE(preset=args.preset, seed=args.seed,
+                                                                  decoder="autoregressive", max_len=args.max_len)
     if not m.autoregressive:
         raise SystemExit(f"{args.model}: not an autoregressive model")
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
