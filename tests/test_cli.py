@@ -255,6 +255,14 @@ def test_parse_shows_the_kekule_count_the_model_reads_and_whether_it_fits(model_
                                              f"{fits} the model's {max_len} steps")
 
 
+def test_parse_says_whether_the_models_decoder_can_write_the_molecule(model_path, capsys):
+    code, out, _ = run(["parse", "CN1CCC[C@H]1c1cccnc1", "--model", model_path], capsys)  # nicotine, a stereocentre
+    assert code == 0 and out.strip().splitlines()[-1] == "its decoder can write it: CN1CCC[C@H]1c1cccnc1"
+    code, out, _ = run(["parse", "OCl(=O)(=O)=O", "--model", model_path], capsys)  # perchloric acid: RDKit reads [Cl+3], left out of the table
+    assert out.strip().splitlines()[-1] == ("its decoder cannot write it: step 17, aliphatic_organic -> 'Cl', "
+                                             "is refused")
+
+
 @pytest.mark.parametrize("flags, best", [([], np.nanmax), (["--minimize"], np.nanmin)])
 def test_optimize_that_finds_no_new_molecule_says_so_and_draws_no_grid(tmp_path, model_path, capsys, flags, best):
     """An untrained model's latent means hardly spread (0.03 per dimension), so candidates on the

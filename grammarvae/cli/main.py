@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p = cmd("parse", "print the production rules of a SMILES and the round trip", "grammarvae parse CCO")
     p.add_argument("smiles", type=text)
     p.add_argument("--grammar", default="zinc", help="grammar name or .cfg path (default: zinc)")
-    p.add_argument("--model", help="also say whether the molecule fits this .keras model's steps")
+    p.add_argument("--model", help="also say whether the molecule fits this model's steps (zinc, moses or a "
+                                   ".keras file), and whether its decoder can write it back")
     p.set_defaults(func=cmd_parse)
 
     p = cmd("encode", "encode SMILES (one per line, or a CSV column) to latent means",
@@ -283,9 +284,16 @@ def cmd_parse(args) -> int:
     steps = len(g.parse(kekule))
     fits = ""
     if args.model:
-        max_len = _model(args).max_len
-        fits = f"; {'fits' if steps <= max_len else 'does NOT fit'} the model's {max_len} steps"
+        model = _model(args)
+        fits = f"; {'fits' if steps <= model.max_len else 'does NOT fit'} the model's {model.max_len} steps"
     print(f"the model reads its Kekule form {kekule}: {steps} productions{fits}")
+    if args.model and steps <= model.max_len:
+        from grammarvae.data import encode_smiles
+
+        X = encode_smiles([kekule], model.max_len, model.grammar).X
+        refused, written = model.decoder_engine.replay(X)
+        print(f"its decoder can write it: {written[0]}" if refused[0] < 0 else
+              f"its decoder cannot write it: step {refused[0]}, {g.productions[X[0, refused[0]]]}, is refused")
     return 0 if back == args.smiles else 1
 
 
