@@ -76,9 +76,16 @@ def _replayed(grammar, smiles):
 
 
 def _expected(s):
+    """What the decoder should write for s: RDKit's canonical SMILES of its largest fragment,
+    a radical's unpaired electrons as hydrogens (`closed_shell`, counted independently here)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # salts: the largest fragment is what is encoded
-        return Chem.MolToSmiles(Chem.MolFromSmiles(standardize(s)))
+        mol = Chem.RWMol(Chem.MolFromSmiles(standardize(s)))
+    for atom in [a for a in mol.GetAtoms() if a.GetNumRadicalElectrons()]:
+        for _ in range(atom.GetNumRadicalElectrons()):
+            mol.AddBond(atom.GetIdx(), mol.AddAtom(Chem.Atom(1)), Chem.BondType.SINGLE)
+        atom.SetNumRadicalElectrons(0)
+    return Chem.MolToSmiles(Chem.RemoveHs(mol))
 
 
 def test_famous_charged_and_stereo_molecules_come_back_exactly(grammar):
@@ -86,11 +93,13 @@ def test_famous_charged_and_stereo_molecules_come_back_exactly(grammar):
               "CC(=O)O[C@H]1C[C@@H]2CC[C@H]1C2", "C/C=C/C(=O)O", "F/C=C\\F",  # cis and trans
               "C[N+](=O)[O-]", "C[N+](C)(C)C", "[O-][n+]1ccccc1", "[NH3+]CC(=O)[O-]",  # charges
               "C[S@](=O)c1ccccc1", "[2H]C([2H])([2H])O", "OB(O)c1ccccc1", "OP(=O)(O)O", "Ic1ccccc1",
-              "O=C=NC1CCCCC1", "[N-]=[N+]=NCC"]
+              "O=C=NC1CCCCC1", "[N-]=[N+]=NCC",
+              "CC1(C)CC(=O)CC(C)(C)N1[O]"]  # a nitroxide radical: comes back as the hydroxylamine
     kept, refused, out = _replayed(grammar, smiles)
     assert kept == smiles
     assert refused.tolist() == [-1] * len(smiles)
     assert out == [_expected(s) for s in smiles]
+    assert out[-1] == "CC1(C)CC(=O)CC(C)(C)N1O"
 
 
 @pytest.mark.parametrize("source", ["zinc", "moleculenet"])
@@ -121,6 +130,9 @@ def test_any_logits_decode_to_valid_molecules_that_use_the_new_chemistry(grammar
         out = dec.decode(logits, greedy=greedy, seed=1)
         mols = [Chem.MolFromSmiles(s) if s else None for s in out]
         assert all(m is not None for m in mols) and dec.last_stats.invalid == 0
+        # Bracket atoms left short of their valence take hydrogens: no radicals come out.
+        assert dec.last_stats.radicals_filled > 0
+        assert not any(a.GetNumRadicalElectrons() for m in mols for a in m.GetAtoms())
         charged = sum(any(a.GetFormalCharge() for a in m.GetAtoms()) for m in mols)
         chiral = sum("@" in s for s in out)
         assert charged > 30 and chiral > 10, (charged, chiral)

@@ -28,7 +28,8 @@ MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "S": 6, "P": 5, "F": 1, "Cl": 1, 
 # Largest valence (bonds + hydrogens) of a bracket atom, by element and charge: the states of
 # the grammar's elements found in ZINC-250k and MoleculeNet, each one RDKit sanitises
 # (tests/test_decoder_chemistry.py checks both against RDKit and the data). A bracket atom with
-# fewer bonds and hydrogens than this is a radical, which RDKit also accepts (ZINC has none).
+# fewer bonds and hydrogens than this is a radical, which RDKit also accepts (ZINC has none);
+# the decoder's output gives it hydrogens instead (`decoder.closed_shell`).
 # Left out: Cl+3 (perchlorate, twice in MoleculeNet, as a counter-ion): the only state whose
 # valence exceeds that of its element's charges +1 and -1, which `+` or `-` alone write, so
 # that a charged atom's shortest end always holds the most it can.

@@ -16,6 +16,8 @@ Molecules are read and written as Kekule SMILES inside the model (see
 
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -199,8 +201,7 @@ class GrammarVAE(VAE):
                                         batch_size=batch_size)
             out += self.decoder_engine.to_smiles(ids, drop)
             s = self.decoder_engine.last_stats
-            stats = DecodeStats(stats.molecules + s.molecules, stats.dropped_rings + s.dropped_rings,
-                                stats.invalid + s.invalid)
+            stats = DecodeStats(*(a + b for a, b in zip(dataclasses.astuple(stats), dataclasses.astuple(s))))
             if progress:
                 progress(len(out), len(z))
         self.decode_stats = stats
