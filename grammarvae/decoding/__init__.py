@@ -18,7 +18,7 @@ production that passes the hard rules of `rules.py`:
   a ring closes only on an atom that is neither its opener nor bonded to it already.
 
 Soft rules, each applied only where it leaves something allowed: a chiral mark only on an
-element that can be a stereocentre; no new ring where no other atom is to come or six are
+element that can be a stereocentre; no new ring where no other atom is to come or eight are
 open; no production that would leave too few steps to close the rings open. Rings are never
 forced shut: a ring still open when the derivation ends is dropped (its digit and bond mark
 removed, the atom keeps a hydrogen) and counted in `last_stats`. RDKit drops a chiral or

@@ -59,7 +59,7 @@ RING_LABELS = tuple(range(1, 10))  # ring-bond labels the decoder writes: 1..9
 N_LABELS = len(RING_LABELS)
 CHARGES = tuple(range(-9, 10))  # what `+`/`-` and one digit can write
 # Soft limits (preferences, see rules.py):
-MAX_OPEN_RINGS = 6  # rings open at once (MOSES molecules open up to 5)
+MAX_OPEN_RINGS = 8  # rings open at once (MOSES molecules open up to 5; ZINC-250k, in Kekule form, up to 8)
 STEPS_TO_CLOSE_A_RING = 3  # ringbonds -> ringbond ringbonds, ringbond -> digit, digit -> label
 # A bracket atom whose element needs a charge to hold its bonds needs one step more than the
 # shortest end of its bracket (bracket_chiral -> bracket_hcount -> charge -> '+', not

@@ -170,7 +170,7 @@ class ReferenceMolecule:
             unwanted = (
                 (top == "branched_atom" and rhs == ["atom", "ringbonds"] and last and not closable)
                 or (label and label not in closable and (last or len(self.open_rings) >= MAX_OPEN_RINGS))
-                or needed + STEPS_TO_CLOSE_A_RING * len(self.open_rings) > left)
+                or needed + STEPS_TO_CLOSE_A_RING * max(len(self.open_rings) - labels, 0) > left)
             tiers.append((off_centre, unwanted))
         keep = allowed
         for tier in range(2):  # each soft tier, unless it would leave nothing

@@ -99,8 +99,9 @@ def opens_a_ring_late(c, m):
 
 
 def no_steps_to_close_rings(c, m):
-    """Too few steps would be left to close the rings now open."""
-    return c.steps_needed + STEPS_TO_CLOSE_A_RING * m.n_open > m.steps_left
+    """Too few steps would be left to close the rings now open (those the production's own
+    ring labels may close are in its fewest steps already)."""
+    return c.steps_needed + STEPS_TO_CLOSE_A_RING * np.maximum(m.n_open - c.labels_needed, 0) > m.steps_left
 
 
 SOFT_TIERS = (
