@@ -14,6 +14,7 @@ import warnings
 from rdkit import Chem, RDLogger
 
 from grammarvae.errors import GrammarError, shown
+from grammarvae.files import replacing, write_text
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -134,9 +135,11 @@ def grid_image(smiles, path, legends=None, mols_per_row: int | None = None, size
     img = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row or grid_columns(len(mols)), subImgSize=(size, size),
                                legends=legends, useSVG=svg, drawOptions=options)
     if svg:
-        path.write_text(img if isinstance(img, str) else img.data)
+        write_text(path, img if isinstance(img, str) else img.data)
     elif hasattr(img, "save"):
-        img.save(path)
+        with replacing(path) as tmp:
+            img.save(tmp)
     else:
-        path.write_bytes(img.data)
+        with replacing(path) as tmp:
+            tmp.write_bytes(img.data)
     return path

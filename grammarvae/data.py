@@ -17,6 +17,8 @@ import os
 from collections import deque
 import re
 import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
@@ -25,6 +27,7 @@ import numpy as np
 
 from grammarvae.chem import canonical, standardize_reporting
 from grammarvae.errors import GrammarError
+from grammarvae.files import replacing, writing
 from grammarvae.grammar import Grammar
 from grammarvae.io import iter_smiles
 
@@ -74,6 +77,17 @@ def _encode_chunk(args: tuple[str, list[str], int]) -> EncodedSmiles:
     return encode_smiles(smiles, max_len, _WORKER_GRAMMAR)
 
 
+def _watch_parent(parent: int, every: float = 1.0) -> None:
+    """Worker initializer: a thread that ends the worker once its parent has died (a killed
+    `encode` or `train` leaves no orphan workers holding memory)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _chunks(rows: Iterable, size: int):
     buf = []
     for r in rows:
@@ -97,7 +111,10 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
     workers = workers or min(2, os.cpu_count() or 1)
     # Spawned, not forked: a fork copies the locks other threads (TensorFlow's) hold at that
     # moment, and a worker then waited forever on one (seen in CI, in training preparation).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
+    finished = False
+    try:
         pending: deque = deque()
         for batch in _chunks(rows, chunk):
             pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len))))
@@ -107,6 +124,9 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
         while pending:
             batch, future = pending.popleft()
             yield batch, future.result()
+        finished = True
+    finally:  # stopped early (an error, Ctrl-C, SIGTERM): the chunks not begun are dropped
+        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Grammar | None = None,
@@ -117,27 +137,35 @@ def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Gramma
     g = grammar or Grammar.load("zinc")
     out = Path(out)
     n = count_rows(path, column)
-    X = np.lib.format.open_memmap(out, mode="w+", dtype=np.int16, shape=(n, max_len))
     ok = np.zeros(n, dtype=bool)
     errors: list = []
     done = 0
-    for batch, res in encoded_chunks(iter_smiles(path, column), g, max_len, chunk, workers):
-        X[done:done + len(batch)] = res.X
-        ok[done:done + len(batch)] = res.ok
-        errors += [(batch[i].line, s, why) for i, s, why in res.errors]
-        done += len(batch)
-        if progress:
-            print(f"\rencoding {done:,}/{n:,} ({100 * done / n:.0f}%), {len(errors):,} failed",
-                  end="", file=sys.stderr, flush=True)
-    X.flush()
-    np.save(str(out)[:-4] + ".ok.npy" if str(out).endswith(".npy") else f"{out}.ok.npy", ok)
+    with replacing(out) as tmp, replacing(ok_path(out)) as ok_tmp:
+        X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int16, shape=(n, max_len))
+        for batch, res in encoded_chunks(iter_smiles(path, column), g, max_len, chunk, workers):
+            X[done:done + len(batch)] = res.X
+            ok[done:done + len(batch)] = res.ok
+            errors += [(batch[i].line, s, why) for i, s, why in res.errors]
+            done += len(batch)
+            if progress:
+                print(f"\rencoding {done:,}/{n:,} ({100 * done / n:.0f}%), {len(errors):,} failed",
+                      end="", file=sys.stderr, flush=True)
+        X.flush()
+        del X
+        np.save(ok_tmp, ok)
     if progress:
         print(file=sys.stderr)
-    return X, ok, errors
+    return np.load(out, mmap_mode="r"), ok, errors
+
+
+def ok_path(out: str | Path) -> Path:
+    """Where `encode_file` keeps which rows of `out` encoded."""
+    out = str(out)
+    return Path(out[:-4] + ".ok.npy" if out.endswith(".npy") else f"{out}.ok.npy")
 
 
 def write_errors(errors: list, path: str | Path) -> None:
-    with open(path, "w", newline="") as fh:
+    with writing(path, newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["line", "input", "reason"])
         w.writerows(errors)

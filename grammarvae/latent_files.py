@@ -7,12 +7,14 @@
 Rows are read, standardised and parsed a chunk at a time (in worker processes, as training
 data preparation does), encoded by the network and appended to the output, so memory does
 not grow with the file. The output has one row per input row, NaN where the input failed.
-Outputs are written beside their names and renamed when complete: an interrupted run never
-leaves a half-written file under the name asked for.
+Outputs are written under fresh names beside them and renamed when complete (`grammarvae.files`):
+an interrupted or failed run never leaves a half-written file under the name asked for, and
+leaves an earlier output as it was; a second run on the same output is refused (`OutputBusy`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -22,6 +24,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from grammarvae.data import count_rows, encoded_chunks
+from grammarvae.files import claimed, remove_temporaries, temporary_beside, writing
 from grammarvae.io import iter_smiles
 
 MIXTURE = "a salt or mixture: encoded its largest fragment, {}"
@@ -49,11 +52,14 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
     out = Path(out)
     total = None if str(path) == "-" else count_rows(path, column)  # standard input is read once
     d = model.latent_dim
-    raw = out.with_name(out.name + ".part")
-    err_tmp = Path(str(errors) + ".part") if errors else None
     counts = dict(rows=0, failed=0, mixtures=0)
-    try:
-        with open(raw, "wb") as zf, open(err_tmp or os.devnull, "w", newline="") as ef:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(claimed(out))
+        remove_temporaries(out.parent, out.name)  # a killed run's (none other writes this output now)
+        raw = temporary_beside(out)
+        stack.callback(raw.unlink, missing_ok=True)
+        ef = stack.enter_context(writing(errors, newline="") if errors else open(os.devnull, "w"))
+        with open(raw, "wb") as zf:
             err_csv = csv.writer(ef, lineterminator="\n")
             err_csv.writerow(["line", "input", "reason"])
             for batch, res in encoded_chunks(iter_smiles(path, column), model.grammar, model.max_len, chunk, workers):
@@ -63,12 +69,6 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
         if not counts["rows"]:
             raise ValueError(f"{path}: no SMILES in the file")
         _finish(raw, out, counts["rows"], d)
-        if err_tmp:
-            os.replace(err_tmp, errors)
-    finally:
-        raw.unlink(missing_ok=True)
-        if err_tmp:
-            err_tmp.unlink(missing_ok=True)
     n = counts["rows"]
     return EncodeSummary(n, n - counts["failed"], counts["failed"], counts["mixtures"], d)
 
@@ -93,13 +93,11 @@ def _finish(raw: Path, out: Path, n: int, d: int) -> None:
     """The raw float32 rows in `raw` as `out` (.npy or .csv), written beside it and renamed.
     Copied through plain reads and writes, a block at a time: pages of a memory map would
     count in the process's memory, which would then grow with the file."""
-    tmp = out.with_name(out.name + ".tmp" + out.suffix)
     block = 65536 * d * 4
-    with open(raw, "rb") as src, open(tmp, "wb") as fh:
+    with open(raw, "rb") as src, writing(out, "wb") as fh:
         if out.suffix == ".npy":
             np.lib.format.write_array_header_1_0(fh, {"descr": "<f4", "fortran_order": False, "shape": (n, d)})
             shutil.copyfileobj(src, fh, block)
         else:
             while chunk := src.read(block):
                 np.savetxt(fh, np.frombuffer(chunk, dtype="<f4").reshape(-1, d), delimiter=",", fmt="%.7g")
-    os.replace(tmp, out)

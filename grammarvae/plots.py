@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from grammarvae.files import replacing
+
 
 def curve(path: str | Path, x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str = "",
           ylabel: str = "", title: str = "", references: Mapping[str, float] | None = None) -> Path:
@@ -31,7 +33,8 @@ def curve(path: str | Path, x: Sequence[float], series: Mapping[str, Sequence[fl
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
         fig.tight_layout()
-        fig.savefig(path)
+        with replacing(path) as tmp:
+            fig.savefig(tmp)
     finally:
         plt.close(fig)
     return path

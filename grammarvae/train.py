@@ -17,13 +17,15 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from grammarvae.data import encode_file, make_dataset, split_indices, write_errors
+from grammarvae.data import encode_file, make_dataset, ok_path, split_indices, write_errors
+from grammarvae.files import claimed, remove_temporaries, replacing, write_text, writing
 from grammarvae.models.gvae import PRETRAINED, GrammarVAE
 from vae_core import KLAnnealing
 from vae_core.mmd import check_weight as check_mmd_weight
@@ -43,6 +45,16 @@ class _BackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_train_begin(logs)
         self.model.optimizer.learning_rate.assign(learning_rate)
         self._current_epoch = getattr(self.model, "_initial_epoch", None) or 0
+
+    def _save_model(self):
+        """Keras's backup (weights, then the epoch and batch they were taken at), each file
+        written whole under a fresh name and renamed: a kill or a full disk during a backup
+        leaves the one before it whole."""
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with replacing(self._weights_path) as tmp:
+            self.model.save_weights(filepath=str(tmp), overwrite=True)
+        write_text(self._training_metadata_path,
+                   json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
 
 
 class _BackupAtEpochEnd(keras.callbacks.Callback):
@@ -94,12 +106,10 @@ class _EpochLog(keras.callbacks.Callback):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
         rows = [r for r in read_log(self.path) if int(r["epoch"]) < epoch]  # an epoch run again replaces its row
         columns = ["epoch"] + sorted(set(row).union(*rows) - {"epoch"})
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
+        with writing(self.path, newline="") as fh:
             w = csv.DictWriter(fh, columns, restval="", lineterminator="\n")
             w.writeheader()
             w.writerows(rows + [row])
-        os.replace(tmp, self.path)
 
 
 def read_log(path: Path) -> list[dict]:
@@ -127,10 +137,9 @@ def _finite(model, logs=None) -> bool:
 
 
 def save_atomically(model, path: Path) -> None:
-    """model.save to a temporary file beside `path`, then rename it over `path`."""
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    """model.save to a fresh temporary file beside `path`, then rename it over `path`."""
+    with replacing(path) as tmp:
+        model.save(tmp)
 
 
 class TrainingDiverged(RuntimeError):
@@ -139,6 +148,18 @@ class TrainingDiverged(RuntimeError):
 
 def _side(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
+
+
+SIDE_FILES = (".log.csv", ".split.npz", ".data.npy", ".data.ok.npy", ".data.json", ".data.errors.csv", ".train.json")
+
+
+def _remove_leftovers(out: Path, backup: Path) -> None:
+    """The temporary files a run killed while writing left beside `out` and in its backup."""
+    for name in (out.name, *(out.stem + suffix for suffix in SIDE_FILES)):
+        remove_temporaries(out.parent, name)
+    if backup.is_dir():
+        for name in ("latest.weights.h5", "training_metadata.json"):
+            remove_temporaries(backup, name)
 
 
 def _input_key(data: str | Path, column: str | None) -> dict:
@@ -157,29 +178,80 @@ def _same_input(cached: dict | None, key: dict) -> bool:
 
 
 def cached_input(out: Path) -> dict | None:
-    """The input key the data cached beside `out` was made from, if any."""
+    """The input key the data cached beside `out` was made from, if any (None for a key file
+    that cannot be read: the cache is then made again)."""
     path = _side(out, ".data.json")
-    return json.loads(path.read_text()) if path.exists() else None
+    try:
+        key = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return key if isinstance(key, dict) else None
+
+
+def _file_digest(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached(out: Path, key: dict):
+    """The cached (X, ok) beside `out` if they were made from this input and are whole (the
+    key file records the files' own checksum, written after them); None otherwise."""
+    X_path, ok_file = _side(out, ".data.npy"), ok_path(_side(out, ".data.npy"))
+    cached = cached_input(out)
+    if not (_same_input(cached, key) and X_path.exists() and ok_file.exists()):
+        return None
+    try:
+        if cached.get("data_sha256") != _file_digest(X_path, ok_file):
+            return None
+        return np.load(X_path, mmap_mode="r"), np.load(ok_file)
+    except (OSError, ValueError):
+        return None
 
 
 def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None, key: dict | None = None):
     """Encoded rows of `data`, cached beside `out` and reused while the input (its content and
-    column: `key`, computed here unless the caller has it) is the one it was made from."""
-    X_path, ok_path = _side(out, ".data.npy"), _side(out, ".data.ok.npy")
+    column: `key`, computed here unless the caller has it) is the one it was made from and the
+    cache is whole; a stale, partial or corrupt cache is made again."""
+    X_path = _side(out, ".data.npy")
     key = key or _input_key(data, column)
-    if X_path.exists() and ok_path.exists() and _same_input(cached_input(out), key):
-        X, ok = np.load(X_path, mmap_mode="r"), np.load(ok_path)
+    cache = _cached(out, key)
+    if cache is not None:
+        X, ok = cache
         if X.shape[1] >= max_len:  # a cache made for longer sequences serves: keep rows that fit
             pad = int(X[0, -1]) if len(X) else 0
             fits = np.ones(len(X), dtype=bool)
             for i in range(0, len(X), 100_000):
                 fits[i:i + 100_000] = (X[i:i + 100_000, max_len:] == pad).all(1)
             return X[:, :max_len], ok & fits
+    _side(out, ".data.json").unlink(missing_ok=True)  # the cache is not this input's from here on
     X, ok, errors = encode_file(data, X_path, max_len=max_len, column=column)
     if errors:
         write_errors(errors, _side(out, ".data.errors.csv"))
-    _side(out, ".data.json").write_text(json.dumps(key))
+    else:
+        _side(out, ".data.errors.csv").unlink(missing_ok=True)
+    write_text(_side(out, ".data.json"), json.dumps({**key, "data_sha256": _file_digest(X_path, ok_path(X_path))}))
     return X, ok
+
+
+def _usable_backup(backup: Path) -> str | None:
+    """Why the backup folder cannot be resumed from (None if it can): each file must read
+    whole (a backup written in place by an older version and killed midway does not)."""
+    import h5py
+
+    weights, meta = backup / "latest.weights.h5", backup / "training_metadata.json"
+    try:
+        epoch = json.loads(meta.read_text())["epoch"]
+        if not isinstance(epoch, int):
+            return f"{meta}: no epoch in it"
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda name, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        return f"{e.__class__.__name__}: {e}"
+    return None
 
 
 def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps,
@@ -230,90 +302,98 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
     if init_from is not None and str(init_from) not in PRETRAINED and not Path(init_from).is_file():
         raise ValueError(f"{init_from}: no such model file (nor a bundled model: {', '.join(sorted(PRETRAINED))})")
-    backup = _side(out, ".backup")
-    key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
-    if resume and cached is not None and not _same_input(cached, key):
-        raise ValueError(f"{data}: not the input this run was trained on ({cached['input']}); "
-                         "train without --resume to start a new run")
-    log_path = _side(out, ".log.csv")
-    epochs_done = len(read_log(log_path)) if resume else 0
-    if not resume:  # a new run: nothing of an earlier one at this path carries over
-        shutil.rmtree(backup, ignore_errors=True)
-        for suffix in (".log.csv", ".split.npz"):
-            _side(out, suffix).unlink(missing_ok=True)
-    keras.utils.set_random_seed(seed)
-    if resume and out.exists():  # the run's own network, whatever `preset` and `decoder` say
-        model = GrammarVAE.load(out)
-        if backup.exists():  # built anew, as the model that wrote the backup was (a model read
-            # back by Keras tracks its layers under other names), for the backup to restore
-            model = GrammarVAE.from_config(model.get_config())
-        model = with_mmd(model, mmd_weight, mmd_kernel)
-    elif init_from is not None:
-        model = with_mmd(GrammarVAE.named(init_from), mmd_weight, mmd_kernel)
-        if arch.get("max_len"):
-            model = model.with_max_len(arch["max_len"])
-    else:
-        model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
-                           mmd_kernel=mmd_kernel, **arch)
-    X, ok = prepare(data, out, model.max_len, column, key)
-    if not ok.any():
-        raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")
-    split_path = _side(out, ".split.npz")
-    if split_path.exists():
-        with np.load(split_path, allow_pickle=False) as f:
-            train_idx, val_idx = f["train"], f["val"]
-    else:
-        rows = np.nonzero(ok)[0]
-        tr, va = split_indices(len(rows), val_split, seed=seed)
-        train_idx, val_idx = rows[tr], rows[va]
-        np.savez(split_path, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
-    P = model.grammar.n_productions
-    # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
-    shuffle_seed = seed + epochs_done if resume else seed
-    by_length = model.autoregressive
-    ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx,
-                      by_length=by_length)
-    if steps_per_epoch:
-        ds = ds.repeat()
-    val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx,
-                       by_length=by_length) if len(val_idx) else None
-    if val is not None and validation_steps:
-        val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
-    initial_epoch = 0
-    if resume and not backup.exists():  # resuming from the last checkpoint, not a backup
-        initial_epoch = epochs_done
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    # The KL weight follows the schedule (constant `beta` without a warm-up). It comes after
-    # BackupAndRestore, so that on a resume it overrides the beta the restored weights carry.
-    batches_done = epochs_done * (steps_per_epoch or -(-len(train_idx) // batch_size)) if resume else 0
-    callbacks = [
-        restore := _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or BACKUP_EVERY, BACKUP_EVERY)),
-                                     delete_checkpoint=True),
-        KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
-        keras.callbacks.TerminateOnNaN(),
-        checkpoint := _SafeCheckpoint(out),
-        _EpochLog(log_path),
-        _BackupAtEpochEnd(restore),
-        *(callbacks or ()),
-    ]
-    t0 = time.time()
-    hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
-                     validation_steps=validation_steps if val is not None else None,
-                     callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch,
-                     shuffle=False)  # make_dataset shuffles
-    info = {"preset": preset, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
-            "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
-            "wall_seconds_this_run": round(time.time() - t0, 1), "history": hist.history}
-    _side(out, ".train.json").write_text(json.dumps(info, indent=1, default=float))
-    if checkpoint.refused is not None or not _finite(model):
-        # A backup taken after the loss went bad would bring the bad weights back on --resume.
-        shutil.rmtree(backup, ignore_errors=True)
-        kept = (f"{out} holds epoch {checkpoint.written}" if checkpoint.written is not None
-                else f"{out} was left as it was")
-        raise TrainingDiverged(f"the loss became NaN or inf in epoch {initial_epoch + len(hist.epoch) - 1}; "
-                               f"training stopped: {kept}")
-    save_atomically(model, out)
-    return hist.history
+    with claimed(out):  # a second run on this output is refused (OutputBusy)
+        backup = _side(out, ".backup")
+        _remove_leftovers(out, backup)
+        key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
+        if resume and cached is not None and not _same_input(cached, key):
+            raise ValueError(f"{data}: not the input this run was trained on ({cached['input']}); "
+                             "train without --resume to start a new run")
+        if resume and backup.exists() and (why := _usable_backup(backup)):
+            print(f"{backup}: unreadable ({why}); resuming from the last checkpoint {out} instead",
+                  file=sys.stderr)
+            shutil.rmtree(backup, ignore_errors=True)
+        log_path = _side(out, ".log.csv")
+        epochs_done = len(read_log(log_path)) if resume else 0
+        keras.utils.set_random_seed(seed)
+        if resume and out.exists():  # the run's own network, whatever `preset` and `decoder` say
+            model = GrammarVAE.load(out)
+            if backup.exists():  # built anew, as the model that wrote the backup was (a model read
+                # back by Keras tracks its layers under other names), for the backup to restore
+                model = GrammarVAE.from_config(model.get_config())
+            model = with_mmd(model, mmd_weight, mmd_kernel)
+        elif init_from is not None:
+            model = with_mmd(GrammarVAE.named(init_from), mmd_weight, mmd_kernel)
+            if arch.get("max_len"):
+                model = model.with_max_len(arch["max_len"])
+        else:
+            model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
+                               mmd_kernel=mmd_kernel, **arch)
+        X, ok = prepare(data, out, model.max_len, column, key)
+        if not ok.any():
+            raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")
+        if not resume:  # a new run: nothing of an earlier one at this path carries over (removed only
+            # now that this run has its data: a run that fails before leaves the earlier one resumable)
+            shutil.rmtree(backup, ignore_errors=True)
+            for suffix in (".log.csv", ".split.npz"):
+                _side(out, suffix).unlink(missing_ok=True)
+        split_path = _side(out, ".split.npz")
+        if split_path.exists():
+            with np.load(split_path, allow_pickle=False) as f:
+                train_idx, val_idx = f["train"], f["val"]
+        else:
+            rows = np.nonzero(ok)[0]
+            tr, va = split_indices(len(rows), val_split, seed=seed)
+            train_idx, val_idx = rows[tr], rows[va]
+            with replacing(split_path) as tmp:
+                np.savez(tmp, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
+        P = model.grammar.n_productions
+        # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
+        shuffle_seed = seed + epochs_done if resume else seed
+        by_length = model.autoregressive
+        ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx,
+                          by_length=by_length)
+        if steps_per_epoch:
+            ds = ds.repeat()
+        val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx,
+                           by_length=by_length) if len(val_idx) else None
+        if val is not None and validation_steps:
+            val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
+        initial_epoch = 0
+        if resume and not backup.exists():  # resuming from the last checkpoint, not a backup
+            initial_epoch = epochs_done
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        # The KL weight follows the schedule (constant `beta` without a warm-up). It comes after
+        # BackupAndRestore, so that on a resume it overrides the beta the restored weights carry.
+        batches_done = epochs_done * (steps_per_epoch or -(-len(train_idx) // batch_size)) if resume else 0
+        callbacks = [
+            restore := _BackupAndRestore(str(backup), save_freq=max(1, min(steps_per_epoch or BACKUP_EVERY, BACKUP_EVERY)),
+                                         delete_checkpoint=True),
+            KLAnnealing(0.0 if kl_warmup_steps else beta, beta, steps=max(1, kl_warmup_steps), initial_step=batches_done),
+            keras.callbacks.TerminateOnNaN(),
+            checkpoint := _SafeCheckpoint(out),
+            _EpochLog(log_path),
+            _BackupAtEpochEnd(restore),
+            *(callbacks or ()),
+        ]
+        t0 = time.time()
+        hist = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=val,
+                         validation_steps=validation_steps if val is not None else None,
+                         callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch,
+                         shuffle=False)  # make_dataset shuffles
+        info = {"preset": preset, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
+                "train_rows": int(len(train_idx)), "val_rows": int(len(val_idx)), "seed": seed,
+                "wall_seconds_this_run": round(time.time() - t0, 1), "history": hist.history}
+        write_text(_side(out, ".train.json"), json.dumps(info, indent=1, default=float))
+        if checkpoint.refused is not None or not _finite(model):
+            # A backup taken after the loss went bad would bring the bad weights back on --resume.
+            shutil.rmtree(backup, ignore_errors=True)
+            kept = (f"{out} holds epoch {checkpoint.written}" if checkpoint.written is not None
+                    else f"{out} was left as it was")
+            raise TrainingDiverged(f"the loss became NaN or inf in epoch {initial_epoch + len(hist.epoch) - 1}; "
+                                   f"training stopped: {kept}")
+        save_atomically(model, out)
+        return hist.history
 
 
 def with_mmd(model: GrammarVAE, mmd_weight: float | None, mmd_kernel: str = "imq") -> GrammarVAE:
@@ -330,5 +410,5 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     model = GrammarVAE.load(checkpoint)
     clean = GrammarVAE.from_config(model.get_config())
     clean.set_weights(model.get_weights())
-    clean.save(out)
+    save_atomically(clean, Path(out))
     return Path(out)

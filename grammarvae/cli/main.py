@@ -1,6 +1,8 @@
 """`grammarvae` command line: parses arguments, calls the library, prints.
 
-Exit codes: 0 success, 1 some inputs failed, 2 bad usage or unreadable input.
+Exit codes: 0 success, 1 some inputs failed, 2 bad usage, unreadable input or an output that
+cannot be written, 3 a defect (one line; GRAMMARVAE_DEBUG=1 shows its traceback), 130 Ctrl-C,
+143 SIGTERM (temporary files removed either way).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 from grammarvae.cli.checks import UsageError, check_output, count, number, text
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
+from grammarvae.files import OutputBusy, check_distinct, write_text
 
 IMAGE = (".png", ".svg")
 
@@ -223,8 +227,10 @@ def _rows(path: str, column: str | None):
 
 def _write_lines(lines, output: str | None) -> None:
     text = "".join(f"{s}\n" for s in lines)
+    if not output and sys.stdout is None:
+        raise UsageError("standard output is closed: name a file to write with -o")
     if output:
-        Path(output).write_text(text)
+        write_text(output, text)
         print(f"wrote {len(lines)} lines to {output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -438,7 +444,7 @@ def cmd_evaluate(args) -> int:
     for k, v in figures.items():
         print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=1))
+        write_text(args.json, json.dumps(figures, indent=1))
     return 0
 
 
@@ -491,22 +497,71 @@ def cmd_shift(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that its temporary files are cleaned up."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+# The arguments that name files the command reads, and those it writes (as the user writes them).
+INPUTS = {"input": "the input", "test": "--test", "train": "--train", "data": "--data"}
+OUTPUTS = {"output": "-o", "errors": "--errors", "image": "--image", "plot": "--plot", "json": "--json"}
+
+
+def _check_files(args) -> None:
+    """Outputs that name an input, or each other, are refused before any work."""
+    inputs = {flag: getattr(args, name, None) for name, flag in INPUTS.items()}
+    inputs.update({flag: path for flag, path in (("--model", getattr(args, "model", None)),
+                                                 ("--init-from", getattr(args, "init_from", None)))
+                   if path and Path(path).is_file()})
     try:
+        check_distinct(inputs, {flag: getattr(args, name, None) for name, flag in OUTPUTS.items()})
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    command = "grammarvae"
+    try:
+        args = _parser().parse_args(argv)
+        command = f"grammarvae {args.command}"
+        _check_files(args)
         return args.func(args)
-    except UsageError as e:
-        print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
+    except (UsageError, OutputBusy) as e:
+        print(f"{command}: error: {e}", file=sys.stderr)
         return 2
     except GrammarError as e:
-        print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {e}", file=sys.stderr)
         return 1
     except ValueError as e:  # a value the library refuses (a non-finite scale, a model with NaN weights)
-        print(f"grammarvae {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"grammarvae {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{command}: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except MemoryError:
+        print(f"{command}: error: not enough memory for this; ask for fewer molecules or points at once",
+              file=sys.stderr)
+        return 2
+    except OSError as e:  # a full disk, a folder that went away, a file that cannot be read
+        where = f": {e.filename}" if e.filename else ""
+        print(f"{command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a defect: one line, and the way to see the rest
+        if os.environ.get("GRAMMARVAE_DEBUG"):
+            raise
+        print(f"{command}: internal error: {e.__class__.__name__}: {e} (please report it; "
+              "GRAMMARVAE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

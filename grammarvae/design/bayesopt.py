@@ -30,6 +30,7 @@ from scipy.stats import norm
 
 from grammarvae.chem import canonical
 from grammarvae.design.gp import LatentGP
+from grammarvae.files import writing
 from grammarvae.properties import score
 
 
@@ -136,7 +137,7 @@ class Optimization:
         return out
 
     def write_csv(self, path: str | Path) -> None:
-        with open(path, "w", newline="") as f:
+        with writing(path, newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["iteration", "smiles", "score", "predicted", "expected_improvement", "reason"])
             for p in self.proposals:

@@ -1,0 +1,343 @@
+"""Nothing lost under faults: files written whole or not at all, one run per output, outputs
+that would overwrite an input refused, caches that are checked, a corrupt backup set aside,
+SIGTERM and SIGKILL that leave no temporary files or orphan workers, a full disk in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grammarvae.cli.main import main
+from grammarvae.files import OutputBusy, check_distinct, claimed, lock_path, replacing, write_text, writing
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and (".tmp" in p.name or p.name.endswith(".lock")))
+
+
+# ---------------------------------------------------------------------------- files
+def test_a_failed_write_leaves_the_earlier_file_as_it_was(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("earlier\n")
+    with pytest.raises(RuntimeError, match="midway"):
+        with writing(target) as fh:
+            fh.write("half of the new")
+            raise RuntimeError("midway")
+    assert target.read_text() == "earlier\n"
+    assert _leftovers(tmp_path) == []
+    write_text(target, "new\n")
+    assert target.read_text() == "new\n" and _leftovers(tmp_path) == []
+
+
+def test_a_written_file_gets_the_permissions_open_would_give(tmp_path):
+    write_text(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")
+    assert (tmp_path / "a.txt").stat().st_mode == (tmp_path / "b.txt").stat().st_mode
+
+
+def test_temporary_names_keep_the_suffixes_keras_and_numpy_read(tmp_path):
+    with replacing(tmp_path / "latest.weights.h5") as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp.parent == tmp_path and tmp.exists()
+        tmp.write_bytes(b"x")
+    with replacing(tmp_path / "a.split.npz") as tmp:
+        np.savez(tmp, a=np.arange(3))  # np.savez adds no second suffix
+    with np.load(tmp_path / "a.split.npz") as f:
+        assert f["a"].tolist() == [0, 1, 2]
+
+
+def test_links_planted_at_the_old_fixed_temporary_names_are_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out.smi"
+    for name in ("out.smi.part", "out.smi.tmp", "out.tmp.smi", ".out.smi.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    write_text(out, "CCO\n")
+    assert victim.read_text() == "precious\n" and out.read_text() == "CCO\n"
+
+
+def test_an_output_that_is_a_dangling_link_is_replaced_not_followed(tmp_path):
+    link = tmp_path / "out.smi"
+    link.symlink_to(tmp_path / "nowhere" / "x.smi")
+    write_text(link, "CCO\n")
+    assert not link.is_symlink() and link.read_text() == "CCO\n"
+
+
+def test_a_second_claim_on_an_output_is_refused_naming_the_holder(tmp_path):
+    out = tmp_path / "z.npy"
+    with claimed(out):
+        assert lock_path(out).read_text() == str(os.getpid())
+        with pytest.raises(OutputBusy, match=rf"z.npy: another run \(process {os.getpid()}\) is writing it"):
+            with claimed(out):
+                pass
+    assert not lock_path(out).exists()
+    with claimed(out):  # free again
+        pass
+
+
+def test_a_claim_held_by_another_process_is_refused_and_ends_with_it(tmp_path):
+    out = tmp_path / "m.keras"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom grammarvae.files import claimed\n"
+                               f"with claimed({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputBusy, match=f"process {holder.pid}"):
+            with claimed(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with claimed(out):  # a killed holder leaves no lock that blocks the next run
+        pass
+
+
+def test_outputs_equal_to_an_input_or_to_each_other_are_refused(tmp_path):
+    (tmp_path / "x.csv").write_text("smiles\nCCO\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "x.csv")
+    with pytest.raises(ValueError, match=r"^-o .*x.csv: is also the input .*x.csv; write to another file$"):
+        check_distinct({"the input": tmp_path / "x.csv"}, {"-o": tmp_path / "x.csv"})
+    with pytest.raises(ValueError, match="is also the input"):
+        check_distinct({"the input": tmp_path / "link.csv"}, {"-o": str(tmp_path / "sub" / ".." / "x.csv")})
+    with pytest.raises(ValueError, match=r"^--errors .*oe.csv: is also -o .*oe.csv"):
+        check_distinct({}, {"-o": tmp_path / "oe.csv", "--errors": tmp_path / "oe.csv"})
+    check_distinct({"the input": tmp_path / "x.csv"}, {"-o": tmp_path / "y.csv", "--image": None})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from grammarvae import GrammarVAE
+
+    d = tmp_path_factory.mktemp("faults")
+    GrammarVAE(preset="tiny", seed=0).save(d / "tiny.keras")
+    return d / "tiny.keras"
+
+
+@pytest.mark.parametrize("argv, same", [
+    (["encode", "{d}/in.csv", "-o", "{d}/in.csv"], "-o {d}/in.csv: is also the input {d}/in.csv"),
+    (["encode", "{d}/in.csv", "-o", "{d}/oe.csv", "--errors", "{d}/oe.csv"], "--errors {d}/oe.csv: is also -o {d}/oe.csv"),
+    (["decode", "{d}/z.npy", "-o", "{d}/z.npy"], "-o {d}/z.npy: is also the input {d}/z.npy"),
+    (["optimize", "{d}/in.csv", "-o", "{d}/in.csv"], "-o {d}/in.csv: is also the input {d}/in.csv"),
+    (["sample", "-o", "{d}/s.svg", "--image", "{d}/s.svg"], "--image {d}/s.svg: is also -o {d}/s.svg"),
+    (["evaluate", "--test", "{d}/in.csv", "--train", "{d}/m.json", "--json", "{d}/m.json"],
+     "--json {d}/m.json: is also --train {d}/m.json"),
+])
+def test_the_cli_refuses_to_overwrite_its_inputs_before_any_work(tmp_path, tiny, argv, same, capsys):
+    (tmp_path / "in.csv").write_text("smiles\nCCO\n")
+    (tmp_path / "m.json").write_text("smiles\nCCO\n")
+    np.save(tmp_path / "z.npy", np.zeros((2, 8), dtype="float32"))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code = main([a.format(d=tmp_path) for a in argv] + ["--model", str(tiny)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == f"grammarvae {argv[0]}: error: {same.format(d=tmp_path)}; write to another file"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_encode_refuses_an_output_another_run_is_writing(tmp_path, tiny, capsys):
+    (tmp_path / "in.smi").write_text("CCO\n")
+    with claimed(tmp_path / "z.npy"):
+        code = main(["encode", str(tmp_path / "in.smi"), "-o", str(tmp_path / "z.npy"), "--model", str(tiny)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == (f"grammarvae encode: error: {tmp_path / 'z.npy'}: another run (process {os.getpid()}) "
+                                 "is writing it; wait for it to end or choose another output")
+    assert not (tmp_path / "z.npy").exists()
+
+
+# ---------------------------------------------------------------------------- training state
+def test_a_stale_or_corrupt_training_cache_is_made_again(tmp_path):
+    from grammarvae.data import encode_smiles
+    from grammarvae.grammar import Grammar
+    from grammarvae.train import prepare
+
+    a, b = tmp_path / "a.smi", tmp_path / "b.smi"
+    a.write_text("CCO\nc1ccccc1\nCC(=O)O\n")
+    b.write_text("CCN\nCCCC\n")
+    out = tmp_path / "m.keras"
+    want_a = encode_smiles(a.read_text().split(), 40, Grammar.load("zinc")).X
+    X, ok = prepare(a, out, 40)
+    assert ok.all() and np.array_equal(X, want_a)
+    # a run on b killed after its rows were written but before its key: the key still says a
+    data = tmp_path / "m.data.npy"
+    np.save(data, np.zeros((3, 40), dtype=np.int16))
+    X, ok = prepare(a, out, 40)
+    assert np.array_equal(X, want_a), "a cache whose rows do not match its checksum was trusted"
+    # a truncated file
+    data.write_bytes(data.read_bytes()[:100])
+    X, ok = prepare(a, out, 40)
+    assert np.array_equal(X, want_a)
+    # an unreadable key
+    (tmp_path / "m.data.json").write_text("{not json")
+    X, ok = prepare(b, out, 40)
+    assert np.array_equal(X, encode_smiles(["CCN", "CCCC"], 40, Grammar.load("zinc")).X)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_failed_new_run_leaves_the_earlier_run_resumable(tmp_path):
+    from grammarvae.train import train
+
+    out = tmp_path / "m.keras"
+    earlier = {"m.log.csv": b"epoch,loss\n0,1.0\n", "m.split.npz": b"split", "m.backup/latest.weights.h5": b"w"}
+    for name, content in earlier.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    bad = tmp_path / "bad.smi"
+    bad.write_text("C1CC\nnot a molecule\n")
+    with pytest.raises(ValueError, match="no SMILES in it could be encoded"):
+        train(bad, out, preset="tiny", epochs=1)
+    assert {name: (tmp_path / name).read_bytes() for name in earlier} == earlier
+
+
+def test_an_unreadable_backup_is_reported_and_a_good_one_accepted(tmp_path):
+    from grammarvae import GrammarVAE
+    from grammarvae.train import _usable_backup
+
+    backup = tmp_path / "m.backup"
+    backup.mkdir()
+    GrammarVAE(preset="tiny", seed=0).save_weights(backup / "latest.weights.h5")
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    assert _usable_backup(backup) is None
+    whole = (backup / "latest.weights.h5").read_bytes()
+    (backup / "latest.weights.h5").write_bytes(whole[: len(whole) // 2])  # killed midway through a write
+    assert "latest.weights.h5" in _usable_backup(backup) or "truncated" in _usable_backup(backup).lower()
+    (backup / "latest.weights.h5").write_bytes(whole)
+    (backup / "training_metadata.json").write_text('{"epoch": ')
+    assert _usable_backup(backup).startswith("JSONDecodeError")
+
+
+def test_a_backup_that_fails_midway_leaves_the_last_one_whole(tmp_path):
+    import keras
+
+    from grammarvae import GrammarVAE
+    from grammarvae.train import _BackupAndRestore
+
+    model = GrammarVAE(preset="tiny", seed=0)
+    backup = _BackupAndRestore(str(tmp_path / "b"), save_freq=1)
+    backup.set_model(model)
+    backup._current_epoch, backup._last_batch_seen = 3, 7
+    backup._save_model()
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
+
+    def fails_midway(filepath, overwrite=True):
+        Path(filepath).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    model.save_weights = fails_midway
+    backup._current_epoch = 4
+    with pytest.raises(OSError, match="No space"):
+        backup._save_model()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == saved
+    assert isinstance(model, keras.Model)
+
+
+# ---------------------------------------------------------------------------- signals and a full disk
+def _cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "grammarvae.cli.main", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(), **kw)
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return {int(x) for x in out.split()}
+
+
+def _alive(pids, within: float) -> set[int]:
+    end = time.time() + within
+    while True:
+        alive = {p for p in pids if Path(f"/proc/{p}").exists()
+                 and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()}
+        if not alive or time.time() > end:
+            return alive
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGKILL, -9)])
+def test_a_killed_encode_leaves_no_temporary_file_no_worker_and_the_earlier_output(tmp_path, tiny, sig, code):
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OC(=O)c1ccccc1"] * 8000
+    (tmp_path / "in.smi").write_text("\n".join(smiles) + "\n")
+    out = tmp_path / "z.npy"
+    np.save(out, np.ones((1, 8), dtype="float32"))
+    earlier = out.read_bytes()
+    p = _cli(["encode", str(tmp_path / "in.smi"), "-o", str(out), "--model", str(tiny)])
+    end, workers = time.time() + 120, set()
+    while time.time() < end and len(workers) < 2:  # the two workers (and the resource tracker) are up
+        workers = {c for c in _children(p.pid)}
+        time.sleep(0.2)
+    time.sleep(3)  # into the encoding
+    assert p.poll() is None, p.stderr.read()
+    workers = _children(p.pid)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == code, err
+    if sig == signal.SIGTERM:
+        assert err.strip().splitlines()[-1] == "grammarvae encode: terminated" and "Traceback" not in err
+    assert not _alive(workers, within=10), "workers outlived their parent"
+    assert out.read_bytes() == earlier
+    if sig == signal.SIGTERM:
+        assert _leftovers(tmp_path) == []
+    else:  # a SIGKILL leaves its temporary file; the next run on the output removes it
+        (tmp_path / "two.smi").write_text("CCO\nCCN\n")
+        r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "encode", str(tmp_path / "two.smi"),
+                            "-o", str(out), "--model", str(tiny)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert np.load(out).shape == (2, 8) and _leftovers(tmp_path) == []
+
+
+def test_a_full_disk_is_one_line_and_the_earlier_output_stays(tmp_path, tiny):
+    out = tmp_path / "s.smi"
+    out.write_text("earlier\n")
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20, 20))
+
+    p = _cli(["sample", "-n", "30", "-o", str(out), "--model", str(tiny)], preexec_fn=small_files)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("grammarvae sample: error: File too large"), err
+    assert out.read_text() == "earlier\n" and _leftovers(tmp_path) == []
+
+
+def test_a_second_train_on_one_output_is_refused(tmp_path):
+    from grammarvae.train import train
+
+    (tmp_path / "in.smi").write_text("CCO\nCCN\n")
+    with claimed(tmp_path / "m.keras"):
+        with pytest.raises(OutputBusy, match="m.keras: another run"):
+            train(tmp_path / "in.smi", tmp_path / "m.keras", preset="tiny", epochs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.smi"]
+
+
+def test_train_killed_with_sigkill_resumes_from_its_last_epoch(tmp_path):
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OC(=O)c1ccccc1", "CCOC(=O)C", "CNC", "CC#N"]
+    (tmp_path / "in.smi").write_text("\n".join(smiles * 25) + "\n")
+    out, log = tmp_path / "m.keras", tmp_path / "m.log.csv"
+    args = ["train", str(tmp_path / "in.smi"), "-o", str(out), "--preset", "tiny", "--epochs", "40",
+            "--steps-per-epoch", "5", "--batch-size", "8"]
+    p = _cli(args)
+    end = time.time() + 300
+    while time.time() < end and (not log.exists() or len(log.read_text().splitlines()) < 3) and p.poll() is None:
+        time.sleep(0.1)
+    assert p.poll() is None, p.communicate()[1][-2000:]
+    p.kill()  # SIGKILL, wherever it is: between epochs, in a checkpoint, in a backup
+    p.communicate()
+    logged = len(log.read_text().splitlines()) - 1
+    assert logged >= 2
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", *args[:-6], "--epochs", str(logged + 1),
+                        "--steps-per-epoch", "5", "--batch-size", "8", "--resume"],
+                       capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    rows = log.read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(logged + 1)), rows  # no epoch lost or doubled
+    from grammarvae import GrammarVAE
+
+    GrammarVAE.load(out)
+    assert _leftovers(tmp_path) == []
