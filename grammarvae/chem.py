@@ -31,6 +31,10 @@ def to_mol(smiles: str) -> Chem.Mol:
         raise GrammarError("empty SMILES", smiles)
     if len(smiles.split()) > 1:  # RDKit would read the first word and drop the rest silently
         raise GrammarError("whitespace inside the SMILES", smiles, position=len(smiles.split()[0]))
+    if not smiles.isascii():  # RDKit drops some characters silently: Cyrillic "CCCCO" reads as O
+        i = next(i for i, c in enumerate(smiles) if not c.isascii())
+        raise GrammarError(f"non-ASCII character {smiles[i]!r} (U+{ord(smiles[i]):04X}; SMILES are ASCII)",
+                           smiles, position=i)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise GrammarError("RDKit cannot read it (bad syntax or valence)", smiles)

@@ -15,10 +15,12 @@ import gzip
 import io
 import random
 import sys
+import zlib
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
 COMMON_COLUMNS = ("smiles", "SMILES", "Smiles", "canonical_smiles", "mol")
+MAX_LINE = 100_000  # characters in a line or cell: the longest SMILES in PubChem has about 2,000
 
 
 class SmilesRow(NamedTuple):
@@ -57,6 +59,7 @@ def iter_smiles(path: str | Path, column: str | None = None) -> Iterator[SmilesR
         with _open_text(path) as fh:
             if column is not None or _is_csv(path):
                 delim = "\t" if ".tsv" in path.name else ","
+                csv.field_size_limit(MAX_LINE)
                 reader = csv.reader(fh, delimiter=delim)
                 header = next(reader, None)
                 if header is None:
@@ -70,14 +73,19 @@ def iter_smiles(path: str | Path, column: str | None = None) -> Iterator[SmilesR
                     raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
                 j = names.index(column)
                 start = reader.line_num + 1  # a quoted record may span several lines
-                for row in reader:
-                    yield SmilesRow(start, row[j].strip() if j < len(row) else "")
-                    start = reader.line_num + 1
+                try:
+                    for row in reader:
+                        yield SmilesRow(start, row[j].strip() if j < len(row) else "")
+                        start = reader.line_num + 1
+                except csv.Error as e:
+                    raise ValueError(f"{path}: line {start}: {e}") from None
             else:
-                for k, line in enumerate(fh, start=1):
+                for k, line in enumerate(iter(lambda: fh.readline(MAX_LINE + 1), ""), start=1):
+                    if len(line) > MAX_LINE:
+                        raise ValueError(f"{path}: line {k}: longer than {MAX_LINE:,} characters; not a SMILES file?")
                     fields = line.split()
                     yield SmilesRow(k, fields[0] if fields else "")
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError) as e:
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, OSError, zlib.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"{path}: cannot read as text ({e.__class__.__name__}: {e})") from None

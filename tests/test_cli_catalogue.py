@@ -4,6 +4,7 @@ fragment of the one line, and the files that must not exist afterwards."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,12 @@ def files(tmp_path_factory):
     (d / "folder").mkdir()
     (d / "empty.smi").write_text("")
     (d / "in.csv").write_text("smiles,name\nCCO,ethanol\n")
+    (d / "long.smi").write_text("CCO\n" + "C" * 200_000 + "\n")
+    (d / "long.csv").write_text('smiles\nCCO\n"' + "C" * 200_000 + '"\n')
+    whole = gzip.compress(b"CCO\n" * 1000)
+    (d / "torn.smi.gz").write_bytes(whole[: len(whole) // 2])  # cut off in the middle
+    with open(d / "archive.npy", "wb") as fh:
+        np.savez(fh, z=np.zeros((2, 8), dtype="float32"))
     return d
 
 
@@ -88,6 +95,20 @@ CATALOGUE = [
     (["shift", "CCO", "--image", "{tmp}/missing/s.png"], "no such folder", ["missing"]),
     (["shift", "C1CC", "--image", "{tmp}/s.png"], "smiles 'C1CC': RDKit cannot read it", ["s.png"]),
     (["shift", "CCO", "--data", "{tmp}/nosuch.smi"], "nosuch.smi", []),
+    # sizes beyond what the machine holds, refused before the work
+    (["sample", "-n", "100000000000"], "-n 100000000000: needs about 409600.0 GB", []),
+    (["sample", "-n", "2", "--beam-width", "1000000000000"], "--beam-width 1000000000000: needs about", []),
+    (["interpolate", "CCO", "CCN", "--steps", "100000000000"], "--steps 100000000000: needs about", []),
+    (["shift", "CCO", "--steps", "100000000000"], "--steps 100000000000: needs about", []),
+    (["optimize", "{tmp}/in.smi", "-o", "{tmp}/r.csv", "--batch", "100000000000"], "--batch 100000000000", ["r.csv"]),
+    (["evaluate", "--test", "{tmp}/in.smi", "-n", "100000000000"], "-n 100000000000: needs about", []),
+    (["decode", "{tmp}/z.npy", "--samples", "100000000000"], "2 points x --samples 100000000000 =", []),
+    # hostile files: one line naming the file and line
+    (["encode", "{tmp}/long.smi", "-o", "{tmp}/l.npy"], "long.smi: line 2: longer than 100,000 characters", ["l.npy"]),
+    (["encode", "{tmp}/long.csv", "-o", "{tmp}/l.npy"], "long.csv: line 3: field larger than field limit", ["l.npy"]),
+    (["encode", "{tmp}/torn.smi.gz", "-o", "{tmp}/t.npy"], "torn.smi.gz: cannot read as text", ["t.npy"]),
+    (["decode", "{tmp}/archive.npy"], "archive.npy: an archive of arrays (z), not one array of latents", []),
+    (["sample", "--around", "\u0421\u0421O"], "non-ASCII character '\u0421' (U+0421; SMILES are ASCII)", []),
 ]
 
 

@@ -341,3 +341,68 @@ def test_train_killed_with_sigkill_resumes_from_its_last_epoch(tmp_path):
 
     GrammarVAE.load(out)
     assert _leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- the library refuses bad shapes
+@pytest.fixture(scope="module")
+def tiny_model(tiny):
+    from grammarvae import GrammarVAE
+
+    return GrammarVAE.load(tiny)
+
+
+@pytest.mark.parametrize("shape", [(4, 14), (8, 2), (2, 2, 8), (7,)])
+def test_latents_of_another_shape_are_refused_not_reshaped(tiny_model, shape):
+    with pytest.raises(ValueError, match=rf"latent points must be \(8,\) or \(n, 8\) for this model, got shape \({shape[0]},"):
+        tiny_model.decode(np.zeros(shape, dtype="float32"))
+
+
+def test_one_point_decodes_as_one_row(tiny_model):
+    z = np.random.default_rng(0).standard_normal(8).astype("float32")
+    assert tiny_model.decode(z) == tiny_model.decode(z[None])
+
+
+def test_bad_batch_sizes_and_production_ids_are_refused(tiny_model):
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got -1"):
+        tiny_model.encode(["CCO"], batch_size=-1)
+    X = tiny_model.to_ids(["CCO"])
+    X[0, 0] = -1
+    with pytest.raises(ValueError, match=r"production ids must be in \[0, 76\), got -1"):
+        tiny_model.encode_ids(X)
+
+
+def test_a_sampling_temperature_near_zero_decodes_as_greedy(tiny_model):
+    z = np.random.default_rng(1).standard_normal((40, 8)).astype("float32")
+    assert tiny_model.decode(z, greedy=False, temperature=1e-45, seed=3) == tiny_model.decode(z)
+
+
+def test_a_beam_wider_than_the_allowed_choices_keeps_to_them(tiny_model):
+    from rdkit import Chem
+
+    z = np.random.default_rng(2).standard_normal((2, 8)).astype("float32")
+    wide = tiny_model.decode(z, beam_width=300)  # the first steps allow one or two productions
+    assert all(Chem.MolFromSmiles(s) is not None for s in wide)
+    narrow = tiny_model.decode(z, beam_width=2)
+    assert all(Chem.MolFromSmiles(s) is not None for s in narrow)
+
+
+def test_a_model_config_naming_a_file_as_its_grammar_is_refused(tiny_model):
+    from grammarvae import GrammarVAE
+
+    config = {**tiny_model.get_config(), "grammar": "/etc/passwd"}
+    del config["grammar_text"]
+    with pytest.raises(ValueError, match=r"no grammar named '/etc/passwd': a shipped grammar's name has no folder") as e:
+        GrammarVAE.from_config(config)
+    assert "root" not in str(e.value)
+    config["grammar"] = "zinc"
+    assert GrammarVAE.from_config(config).grammar.n_productions == tiny_model.grammar.n_productions
+
+
+def test_non_ascii_smiles_are_refused_naming_the_character(tiny_model):
+    from grammarvae.errors import GrammarError
+
+    with pytest.raises(GrammarError, match=r"non-ASCII character 'С' \(U\+0421; SMILES are ASCII\)"):
+        tiny_model.encode(["ССССO"])  # Cyrillic Es: RDKit alone reads this as O
+    res = tiny_model.encode_checked(["CCO", "ССССO", "CCN"])
+    assert np.isfinite(res.Z).all(1).tolist() == [True, False, True]
+    assert [(i, why) for i, _, why in res.errors] == [(1, "non-ASCII character 'С' (U+0421; SMILES are ASCII)")]

@@ -58,6 +58,32 @@ def text(value: str) -> str:
     return value
 
 
+MOLECULE_BYTES = 4096  # memory per molecule asked for (latent point, SMILES, the decoder's share), generous
+BEAM_BYTES_PER_STEP = 160  # one beam's decoding state per step of the model (measured: 150 at 160 steps)
+
+
+def available_memory() -> int:
+    """Bytes of memory the machine can give now (MemAvailable; free pages where not known)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(count: int, what: str, bytes_each: int = MOLECULE_BYTES) -> None:
+    """UsageError when `count` items of about `bytes_each` bytes would take more than half the
+    memory free now (the command would otherwise grow until the machine stops it)."""
+    free = available_memory()
+    if count * bytes_each > free // 2:
+        most = max(1, free // 2 // bytes_each)
+        raise UsageError(f"{what} {count}: needs about {count * bytes_each / 1e9:.1f} GB, more than half the "
+                         f"{free / 1e9:.1f} GB free here; at most {most:,} at once (split the work)")
+
+
 def check_output(path: str | None, suffixes: tuple[str, ...] | None = None, what: str = "output") -> None:
     """`path` can be written: its folder exists, it is not a folder, it has an allowed suffix."""
     if not path:

@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from grammarvae.cli.checks import UsageError, check_output, count, number, text
+from grammarvae.cli.checks import BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageError, check_memory, check_output, count, number, text
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
 from grammarvae.files import OutputBusy, check_distinct, write_text
@@ -208,9 +208,12 @@ def _model(args):
     from grammarvae.models.gvae import GrammarVAE
 
     try:
-        return GrammarVAE.named(args.model)
+        model = GrammarVAE.named(args.model)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
+    if getattr(args, "beam_width", None):  # one molecule's beams are decoded together, whatever the width
+        check_memory(args.beam_width, "--beam-width", bytes_each=BEAM_BYTES_PER_STEP * model.max_len)
+    return model
 
 
 def _rows(path: str, column: str | None):
@@ -341,6 +344,8 @@ def _load_latents(path: str, width: int):
             Z = np.load(p, allow_pickle=False) if p.suffix == ".npy" else np.loadtxt(p, delimiter=",", ndmin=2)
     except (ValueError, OSError) as e:
         raise UsageError(f"{path}: not a latent array ({e})") from None
+    if not isinstance(Z, np.ndarray):  # an .npz archive under another name
+        raise UsageError(f"{path}: an archive of arrays ({', '.join(Z.files)}), not one array of latents")
     if Z.size == 0:
         raise UsageError(f"{path}: no latent rows in the file")
     if Z.dtype.kind not in "fiu":
@@ -357,6 +362,8 @@ def cmd_decode(args) -> int:
     check_output(args.output, None, "-o")
     model = _model(args)
     Z = _load_latents(args.input, model.latent_dim)
+    check_memory(len(Z) * (args.samples or 1), f"{len(Z)} points x --samples {args.samples} =" if args.samples
+                 else "latent rows")
     bad = ~np.isfinite(Z).all(1)
     keep = np.nonzero(~bad)[0]
     lines = [""] * len(Z)
@@ -378,6 +385,7 @@ def cmd_decode(args) -> int:
 def cmd_sample(args) -> int:
     check_output(args.output, None, "-o")
     check_output(args.image, IMAGE, "--image")
+    check_memory(args.n, "-n")
     model = _model(args)
     if args.around:
         with _named_inputs(__around=args.around):
@@ -397,6 +405,7 @@ def cmd_sample(args) -> int:
 
 def cmd_interpolate(args) -> int:
     check_output(args.image, IMAGE, "--image")
+    check_memory(args.steps, "--steps")
     model = _model(args)
     with _named_inputs(start=args.start, end=args.end):
         path = model.interpolate(args.start, args.end, steps=args.steps, beam_width=args.beam_width)
@@ -431,6 +440,7 @@ def cmd_evaluate(args) -> int:
     from grammarvae.evaluate import evaluate
 
     check_output(args.json, (".json",), "--json")
+    check_memory(max(args.n, args.unique_n or 0), "-n" if args.n >= (args.unique_n or 0) else "--unique-n")
     model = _model(args)
     test_rows = [r for r in _rows(args.test, args.column) if r.smiles][:args.limit]
     test = [r.smiles for r in test_rows]
@@ -455,6 +465,7 @@ def cmd_optimize(args) -> int:
     check_output(args.output, (".csv",), "-o")
     check_output(args.image, IMAGE, "--image")
     check_output(args.plot, IMAGE, "--plot")
+    check_memory(args.batch, "--batch", bytes_each=3 * (8 * args.inducing + MOLECULE_BYTES))
     model = _model(args)
     smiles = [r.smiles for r in _rows(args.input, args.column) if r.smiles]
     with Bar(f"optimizing {args.property}") as bar:
@@ -481,6 +492,7 @@ def cmd_shift(args) -> int:
     from grammarvae.properties import score
 
     check_output(args.image, IMAGE, "--image")
+    check_memory(args.steps, "--steps")
     model = _model(args)
     data = [r.smiles for r in _rows(args.data, args.column) if r.smiles] if args.data else None
     with _named_inputs(smiles=args.smiles):

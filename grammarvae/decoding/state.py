@@ -195,8 +195,8 @@ class DecodeState:
                      rng: np.random.Generator | None = None) -> np.ndarray:
         """`choose`, given only the scores of the `candidate_productions` (len(self), W)."""
         production, keep = self._rules()
-        if not greedy:
-            scores = scores / temperature + rng.gumbel(size=scores.shape)
+        if not greedy:  # in float64, kept finite: at a temperature near 0 every score is +-inf in float32
+            scores = np.clip(scores.astype(np.float64) / temperature, -1e300, 1e300) + rng.gumbel(size=scores.shape)
         best = np.where(keep, scores, -np.inf).argmax(axis=1)
         return production[np.arange(len(self)), best].astype(np.int64)
 

@@ -45,6 +45,15 @@ def grammar_path(name_or_path: str | Path) -> Path:
         if not p.is_file():
             raise FileNotFoundError(f"grammar file not found: {p}")
         return p
+    return shipped_grammar(str(name_or_path))
+
+
+def shipped_grammar(name: str) -> Path:
+    """The .cfg file of a grammar shipped with the package (never a path: a name from a model
+    file is looked up only here)."""
+    if not name or Path(name).name != name or name.startswith("."):
+        raise FileNotFoundError(f"no grammar named {name!r}: a shipped grammar's name has no folder in it")
+    name_or_path = name
     candidates = []
     try:
         candidates.append(Path(str(resources.files("grammarvae.grammars") / f"{name_or_path}.cfg")))

@@ -94,8 +94,11 @@ def masked_beam_search(engine, network, z: np.ndarray, steps: int, beam_width: i
         logp = _masked_log_softmax(_numpy(logits), engine.masks[state.top()])
         total = np.where(state.allowed(), score[:, None] + logp, -np.inf).reshape(B, K * P)
         best = np.argsort(-total, axis=1, kind="stable")[:, :K]  # (B, K) flat (beam, production)
+        score = np.take_along_axis(total, best, axis=1)
+        # Fewer allowed extensions than beams: the rest copy the best one, and stay dead (-inf).
+        best = np.where(np.isfinite(score), best, best[:, :1])
         source = (np.arange(B)[:, None] * K + best // P).reshape(-1)
-        score = np.take_along_axis(total, best, axis=1).reshape(-1)
+        score = score.reshape(-1)
         previous = (best % P).reshape(-1).astype(np.int32)
         state, hidden = state.select(source), select_rows(hidden, source)
         state.advance(previous)

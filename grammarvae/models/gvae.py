@@ -57,6 +57,7 @@ DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its ow
 PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
 DEFAULT_MODEL = "moses"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
+BEAM_ROWS = 16384  # beams (molecules x width) decoded together: a wide beam takes fewer molecules at once
 
 
 @keras.saving.register_keras_serializable(package="grammarvae")
@@ -148,9 +149,27 @@ class GrammarVAE(VAE):
             smiles = [smiles]
         return self.encode_ids(self.to_ids(list(smiles)), batch_size)
 
+    def _points(self, z) -> np.ndarray:
+        """z as (n, latent_dim) float32: one point (latent_dim,) or rows of them; ValueError
+        for any other shape (a transposed or flattened array is not silently reshaped)."""
+        z = np.asarray(z, dtype="float32")
+        if z.ndim == 1 and len(z) == self.latent_dim:
+            return z[None]
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"latent points must be ({self.latent_dim},) or (n, {self.latent_dim}) for this "
+                             f"model, got shape {z.shape}")
+        return z
+
     def encode_ids(self, X: np.ndarray, batch_size: int = 256, progress=None, return_log_var: bool = False):
         """Latent means (n, latent_dim) of production sequences X (n, max_len), as `to_ids`
         makes; with `return_log_var`, (means, log-variances) of q(z|x)."""
+        X = np.asarray(X)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if X.ndim != 2 or X.shape[1] != self.max_len or X.dtype.kind not in "iu":
+            raise ValueError(f"production ids must be integers of shape (n, {self.max_len}), got {X.dtype} {X.shape}")
+        if X.size and (X.min() < 0 or X.max() >= self.grammar.n_productions):
+            raise ValueError(f"production ids must be in [0, {self.grammar.n_productions}), got {X.min()} to {X.max()}")
         means, log_vars = [], []
         for i in range(0, len(X), batch_size):
             m, v = VAE.encode(self, self.one_hot(X[i:i + batch_size]), batch_size=batch_size, return_log_var=True)
@@ -182,21 +201,23 @@ class GrammarVAE(VAE):
 
         Greedy (each step's most likely allowed production), sampled (``greedy=False``, at
         `temperature`, seeded), or by beam search (``beam_width=K``: the most likely allowed
-        derivation a beam of K finds). Molecules are decoded in chunks of DECODE_CHUNK;
+        derivation a beam of K finds). Molecules are decoded in chunks of DECODE_CHUNK (of
+        BEAM_ROWS // K by a beam, so that memory does not grow with the width);
         `decode_stats` then holds how many molecules, rings dropped and invalid (0) there were."""
         from grammarvae.decoding import DecodeStats
 
         if not np.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature must be a positive number, got {temperature}")
-        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        z = self._points(z)
         bad = np.flatnonzero(~np.isfinite(z).all(axis=1))
         if len(bad):
             rows = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
             raise ValueError(f"latent rows {rows} are not finite (NaN or inf): {len(bad)} of {len(z)}")
         out: list[str] = []
         stats = DecodeStats()
-        for i in range(0, len(z), DECODE_CHUNK):
-            ids, drop = self.decode_ids(z[i:i + DECODE_CHUNK], greedy=greedy, temperature=temperature,
+        chunk = max(1, min(DECODE_CHUNK, BEAM_ROWS // beam_width)) if beam_width else DECODE_CHUNK
+        for i in range(0, len(z), chunk):
+            ids, drop = self.decode_ids(z[i:i + chunk], greedy=greedy, temperature=temperature,
                                         seed=None if seed is None else seed + i, beam_width=beam_width,
                                         batch_size=batch_size)
             out += self.decoder_engine.to_smiles(ids, drop)
@@ -231,7 +252,7 @@ class GrammarVAE(VAE):
     def decode_logits(self, z, batch_size: int = 256) -> np.ndarray:
         """The decoder network's production logits (n, max_len, n_productions), unmasked; for
         the autoregressive decoder, those along its greedy (unmasked) path."""
-        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        z = self._points(z)
         return np.asarray(VAE.decode(self, z, batch_size=batch_size))
 
     def step_logits(self, X: np.ndarray, z, batch_size: int = 256) -> np.ndarray:
@@ -242,7 +263,7 @@ class GrammarVAE(VAE):
             return self.decode_logits(z, batch_size=batch_size)
         from keras import ops
 
-        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
+        z = self._points(z)
         return np.concatenate([ops.convert_to_numpy(self.decoder(z[i:i + batch_size], self.one_hot(X[i:i + batch_size])))
                                for i in range(0, len(z), batch_size)]) if len(z) else np.zeros(
             (0, X.shape[1], self.grammar.n_productions), dtype="float32")
@@ -358,4 +379,13 @@ class GrammarVAE(VAE):
 
     @classmethod
     def from_config(cls, config):
+        """The model a config describes. A saved model holds its grammar's text; a config that
+        names its grammar instead may name only one shipped with the package, never a file."""
+        if config.get("grammar_text") is None:
+            from grammarvae.grammar.cfg import shipped_grammar
+
+            try:
+                config = {**config, "grammar_text": shipped_grammar(str(config.get("grammar", "zinc"))).read_text()}
+            except FileNotFoundError as e:
+                raise ValueError(f"the model's config: {e}") from None
         return cls(**config)
