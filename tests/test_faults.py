@@ -406,3 +406,21 @@ def test_non_ascii_smiles_are_refused_naming_the_character(tiny_model):
     res = tiny_model.encode_checked(["CCO", "ССССO", "CCN"])
     assert np.isfinite(res.Z).all(1).tolist() == [True, False, True]
     assert [(i, why) for i, _, why in res.errors] == [(1, "non-ASCII character 'С' (U+0421; SMILES are ASCII)")]
+
+
+def test_a_model_archive_that_inflates_past_the_limit_is_refused_before_loading(tmp_path, tiny, monkeypatch):
+    import zipfile
+
+    from grammarvae import GrammarVAE
+    from grammarvae.models import gvae
+
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(tiny) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr("padding.bin", b"\0" * (64 << 20))  # 64 MB of zeros: 64 kB in the archive
+    assert bomb.stat().st_size < 2 * tiny.stat().st_size + (1 << 20)
+    monkeypatch.setattr(gvae, "MAX_MODEL_BYTES", 32 << 20)
+    with pytest.raises(ValueError, match=r"bomb.keras: unpacks to 0.1 GB, more than a grammarvae model's 0.0 GB"):
+        GrammarVAE.load(bomb)
+    assert GrammarVAE.load(tiny).latent_dim == 8

@@ -17,8 +17,8 @@ Molecules are read and written as Kekule SMILES inside the model (see
 from __future__ import annotations
 
 import dataclasses
-
 import warnings
+import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -38,6 +38,22 @@ class EncodeResult(NamedTuple):
     Z: np.ndarray  # (n, latent_dim) latent means, NaN rows where the input failed
     errors: list  # (index, input, reason) of the inputs that could not be encoded
     mixtures: list  # (index, input, fragment kept) of salts and mixtures encoded as their largest fragment
+
+
+MAX_MODEL_BYTES = 1 << 30  # a .keras archive unpacked (the bundled ones: 12 MB; the paper's network: 20 MB)
+
+
+def _check_archive(path: Path) -> None:
+    """ValueError before loading a .keras archive that is not a zip, or whose members would
+    unpack to more than MAX_MODEL_BYTES (a small file can inflate to gigabytes)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{path}: not a grammarvae model ({e})") from None
+    if size > MAX_MODEL_BYTES:
+        raise ValueError(f"{path}: unpacks to {size / 1e9:.1f} GB, more than a grammarvae model's "
+                         f"{MAX_MODEL_BYTES / 1e9:.1f} GB at most; not loaded")
 
 
 PRESETS = {
@@ -337,6 +353,7 @@ class GrammarVAE(VAE):
             raise FileNotFoundError(f"{path}: no such model file")
         if path.suffix != ".keras":
             raise ValueError(f"{path}: not a grammarvae model (a .keras file saved by GrammarVAE)")
+        _check_archive(path)
         try:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as e:  # Keras raises many types for a bad file
