@@ -263,7 +263,7 @@ def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate
         (batch_size >= 1, f"batch size must be at least 1, got {batch_size}"),
         (0 <= val_split < 1, f"validation split must be in [0, 1), got {val_split}"),
         (np.isfinite(learning_rate) and learning_rate > 0, f"learning rate must be a positive number, got {learning_rate}"),
-        (np.isfinite(beta) and beta >= 0, f"beta must be a number >= 0, got {beta}"),
+        (beta is None or (np.isfinite(beta) and beta >= 0), f"beta must be a number >= 0, got {beta}"),
         (kl_warmup_steps >= 0, f"KL warm-up must be at least 0 batches, got {kl_warmup_steps}"),
     ]
     for ok, message in checks:
@@ -275,15 +275,17 @@ def check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate
 def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int = 10,
           steps_per_epoch: int | None = None, batch_size: int = 256, val_split: float = 0.01,
           learning_rate: float = 1e-3, seed: int = 0, resume: bool = False, column: str | None = None,
-          validation_steps: int | None = 20, verbose: int | str = "auto", beta: float = 1.0,
+          validation_steps: int | None = 20, verbose: int | str = "auto", beta: float | None = None,
           kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
-          mmd_kernel: str = "imq", callbacks: list | None = None, init_from: str | Path | None = None,
+          mmd_kernel: str | None = None, callbacks: list | None = None, init_from: str | Path | None = None,
           **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
-    ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`). A resumed run trains with the
-    objective and learning rate given now (beta by the schedule, the MMD term as given), so a
+    ``mmd_weight`` adds InfoVAE's MMD term (see `GrammarVAE`; 0 switches it off). The objective
+    (`beta`, `mmd_weight`, `mmd_kernel`), each part not given (None), is that of the model the
+    run starts from (``init_from``, or the checkpoint it resumes); a new model's is beta 1 and no
+    MMD term. A resumed run trains with the objective and learning rate given now, so a
     run can change its objective or lower its rate at a checkpoint. ``init_from`` starts a new run
     from the weights of that saved model instead of random ones (fine-tuning, say the MOSES model
     on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not,
@@ -321,12 +323,16 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             if backup.exists():  # built anew, as the model that wrote the backup was (a model read
                 # back by Keras tracks its layers under other names), for the backup to restore
                 model = GrammarVAE.from_config(model.get_config())
+            beta, mmd_weight, mmd_kernel = objective(model, beta, mmd_weight, mmd_kernel)
             model = with_mmd(model, mmd_weight, mmd_kernel)
         elif init_from is not None:
-            model = with_mmd(GrammarVAE.named(init_from), mmd_weight, mmd_kernel)
+            model = GrammarVAE.named(init_from)
+            beta, mmd_weight, mmd_kernel = objective(model, beta, mmd_weight, mmd_kernel)
+            model = with_mmd(model, mmd_weight, mmd_kernel)
             if arch.get("max_len"):
                 model = model.with_max_len(arch["max_len"])
         else:
+            beta, mmd_weight, mmd_kernel = 1.0 if beta is None else beta, mmd_weight or None, mmd_kernel or "imq"
             model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                                mmd_kernel=mmd_kernel, **arch)
         X, ok = prepare(data, out, model.max_len, column, key)
@@ -394,6 +400,15 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
                                    f"training stopped: {kept}")
         save_atomically(model, out)
         return hist.history
+
+
+def objective(model: GrammarVAE, beta: float | None, mmd_weight: float | None, mmd_kernel: str | None):
+    """(beta, MMD weight, MMD kernel): those given, each one not given (None) `model`'s own; an
+    MMD weight of 0 is no MMD term (None)."""
+    config = model.get_config()
+    return (float(config["beta"]) if beta is None else beta,
+            model.mmd_weight if mmd_weight is None else (mmd_weight or None),
+            model.mmd_kernel if mmd_kernel is None else mmd_kernel)
 
 
 def with_mmd(model: GrammarVAE, mmd_weight: float | None, mmd_kernel: str = "imq") -> GrammarVAE:

@@ -111,7 +111,8 @@ def test_decode_round_trip_and_wrong_width(tmp_path, model_path, capsys):
     code, out, _ = run(["decode", str(z), "--model", model_path], capsys)
     assert code == 0 and len(out.splitlines()) == 3
     code, out, _ = run(["decode", str(z), "--samples", "2", "--model", model_path], capsys)
-    assert code == 0 and all(len(line.split()) == 2 for line in out.splitlines())
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "row,smiles" and [line.split(",")[0] for line in lines[1:]] == list("112233")
     np.save(z, np.zeros((3, 5), dtype="float32"))
     code, _, err = run(["decode", str(z), "--model", model_path], capsys)
     assert code == 2 and "latents must be (n, 8)" in err and err.count("\n") == 1

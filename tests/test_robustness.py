@@ -82,7 +82,7 @@ def test_decode_cli_reports_each_non_finite_row_and_writes_the_rest(tmp_path, ca
     np.save(tmp_path / "z.npy", z)
     assert main(["decode", str(tmp_path / "z.npy"), "--model", str(model), "-o", str(tmp_path / "out.smi")]) == 1
     err = capsys.readouterr().err
-    assert "z.npy: row 2: latent not finite (NaN or inf), left empty" in err
+    assert "z.npy: row 2: latent not finite (inf, or NaN in part of it), left empty" in err
     lines = (tmp_path / "out.smi").read_text().split("\n")
     assert lines[0] and lines[1] == "" and lines[2]
 
@@ -192,3 +192,25 @@ def test_a_log_that_does_not_match_its_header_stops_a_resume_before_any_work(tmp
     with pytest.raises(ValueError, match=r"m.log.csv: line 3 does not match the header \(epoch, "):
         train(data, out, preset="tiny", epochs=3, batch_size=16, verbose=0, resume=True)
     assert out.read_bytes() == before
+
+
+def test_encode_then_decode_passes_failed_inputs_through_as_empty_rows(tmp_path, capsys):
+    from grammarvae.io import read_smiles
+
+    model = tmp_path / "tiny.keras"
+    GrammarVAE(preset="tiny", seed=0).save(model)
+    (tmp_path / "in.smi").write_text("CCO\nC1CC\nc1ccccc1O\n")
+    assert main(["encode", str(tmp_path / "in.smi"), "-o", str(tmp_path / "z.npy"), "--model", str(model)]) == 1
+    capsys.readouterr()
+    assert main(["decode", str(tmp_path / "z.npy"), "--model", str(model), "-o", str(tmp_path / "out.smi")]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 3 rows are NaN (inputs encode could not read): left empty" in err
+    lines = (tmp_path / "out.smi").read_text().split("\n")
+    assert lines[0] and lines[1] == "" and lines[2] and lines[3] == ""
+    # sampled: one molecule a line with its row, read back by the package as a CSV
+    assert main(["decode", str(tmp_path / "z.npy"), "--model", str(model), "--samples", "3",
+                 "-o", str(tmp_path / "s.csv")]) == 0
+    rows = read_smiles(tmp_path / "s.csv")
+    assert len(rows) == 7 and rows[3].smiles == ""  # 3 + 1 (the failed row, empty) + 3
+    text = (tmp_path / "s.csv").read_text().splitlines()
+    assert [t.split(",")[0] for t in text] == ["row", "1", "1", "1", "2", "3", "3", "3"]

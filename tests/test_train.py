@@ -190,6 +190,30 @@ def test_a_run_started_from_another_models_weights_begins_at_them(tmp_path):
         train(data, tmp_path / "other.keras", init_from=tmp_path / "nothing.keras", **common)
 
 
+def test_a_run_started_from_another_model_trains_with_its_objective_unless_told(tmp_path):
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 4))
+    common = dict(batch_size=8, val_split=0.1, verbose=0, epochs=1, steps_per_epoch=2)
+    first = tmp_path / "first.keras"
+    train(data, first, preset="tiny", beta=0.05, mmd_weight=100.0, mmd_kernel="gaussian", **common)
+    seen = []
+
+    class Objective(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((self.model.beta, self.model.mmd_weight, self.model.mmd_kernel))
+
+    for given, want in [({}, (0.05, 100.0, "gaussian")),
+                        (dict(beta=0.5), (0.5, 100.0, "gaussian")),
+                        (dict(mmd_weight=0.0), (0.05, None, "gaussian")),
+                        (dict(mmd_kernel="imq"), (0.05, 100.0, "imq"))]:
+        seen.clear()
+        train(data, tmp_path / "tuned.keras", init_from=first, callbacks=[Objective()], **given, **common)
+        assert seen and all(s == pytest.approx(want) for s in seen), (given, seen)
+    seen.clear()  # a new model: beta 1, no MMD term
+    train(data, tmp_path / "new.keras", preset="tiny", callbacks=[Objective()], **common)
+    assert set(seen) == {(1.0, None, "imq")}
+
+
 def test_a_model_grown_to_longer_derivations_encodes_and_decodes_as_before():
     small = GrammarVAE(preset="tiny", decoder="autoregressive", max_len=60, seed=3)
     grown = small.with_max_len(90)

@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--greedy", action="store_true", help="most likely production at each step (default)")
-    g.add_argument("--samples", type=count(1), metavar="K", help="K sampled decodes per point")
+    g.add_argument("--samples", type=count(1), metavar="K",
+                   help="K sampled decodes per point, written as a CSV: row (of the input, from 1), smiles")
     _add_beam_width(g)
     p.add_argument("--temperature", type=number(0, strict=True), default=1.0,
                    help="sampling temperature, > 0 (default: 1)")
@@ -119,13 +120,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--val-split", type=float, default=0.01, help="held-out fraction (default: 0.01)")
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight (default: 1)")
+    p.add_argument("--beta", type=float, help="KL weight (default: the starting model's with --init-from "
+                                              "or --resume, else 1)")
     p.add_argument("--kl-warmup", type=int, default=0, metavar="STEPS",
                    help="raise the KL weight from 0 to --beta over this many batches (default: 0)")
     p.add_argument("--mmd-weight", type=float, metavar="W",
-                   help="add InfoVAE's MMD of the latents from N(0, I), weighted W (default: none)")
-    p.add_argument("--mmd-kernel", default="imq", choices=["imq", "gaussian"],
-                   help="the MMD's kernel (default: imq)")
+                   help="add InfoVAE's MMD of the latents from N(0, I), weighted W; 0 switches it off "
+                        "(default: the starting model's with --init-from or --resume, else none)")
+    p.add_argument("--mmd-kernel", choices=["imq", "gaussian"],
+                   help="the MMD's kernel (default: the starting model's, else imq)")
     p.add_argument("--column", help="SMILES column of a CSV")
     p.add_argument("--resume", action="store_true", help="carry on from the last checkpoint")
     p.add_argument("--init-from", metavar="MODEL",
@@ -364,21 +367,29 @@ def cmd_decode(args) -> int:
     Z = _load_latents(args.input, model.latent_dim)
     check_memory(len(Z) * (args.samples or 1), f"{len(Z)} points x --samples {args.samples} =" if args.samples
                  else "latent rows")
-    bad = ~np.isfinite(Z).all(1)
-    keep = np.nonzero(~bad)[0]
-    lines = [""] * len(Z)
+    failed = np.isnan(Z).all(1)  # the rows `encode` writes for inputs it could not read
+    bad = ~np.isfinite(Z).all(1) & ~failed
+    keep = np.nonzero(~failed & ~bad)[0]
+    decoded: list[list[str]] = [[""] for _ in range(len(Z))]
     with Bar("decoding") as bar:
         if args.samples:
             reps = np.repeat(Z[keep], args.samples, axis=0)
             dec = model.decode(reps, greedy=False, temperature=args.temperature, seed=args.seed, progress=bar.update)
             for j, i in enumerate(keep):
-                lines[i] = " ".join(dec[j * args.samples:(j + 1) * args.samples])
+                decoded[i] = dec[j * args.samples:(j + 1) * args.samples]
         else:
             for i, s in zip(keep, model.decode(Z[keep], beam_width=args.beam_width, progress=bar.update)):
-                lines[i] = s
+                decoded[i] = [s]
     for i in np.nonzero(bad)[0]:
-        print(f"{args.input}: row {i + 1}: latent not finite (NaN or inf), left empty", file=sys.stderr)
+        print(f"{args.input}: row {i + 1}: latent not finite (inf, or NaN in part of it), left empty", file=sys.stderr)
+    if args.samples:  # one molecule a line, with the row it was decoded from: a CSV the package reads back
+        lines = ["row,smiles"] + [f"{i + 1},{s}" for i, row in enumerate(decoded) for s in row]
+    else:
+        lines = [row[0] for row in decoded]
     _write_lines(lines, args.output)
+    if failed.any():
+        print(f"{int(failed.sum())} of {len(Z)} rows are NaN (inputs encode could not read): left empty",
+              file=sys.stderr)
     return 1 if bad.any() else 0
 
 
