@@ -85,6 +85,22 @@ def test_a_batch_spreads_out(synthetic, fitted):
     assert spread(points) > spread(plain)
 
 
+def test_a_batch_is_distinct_where_no_point_is_expected_to_improve(synthetic, fitted):
+    """The best so far far above anything the GP predicts: expected improvement is 0 at every
+    candidate (it underflows), and each pick is still a new point, the most promising by mean
+    + std first."""
+    Z, y, _, _ = synthetic
+    y = y.copy()
+    y[0] = 1e6
+    from grammarvae.design.bayesopt import candidates
+    C = candidates(Z, y, 500, np.random.default_rng(0))
+    mean, std = fitted.predict(C)
+    assert expected_improvement(mean, std, y.max()).max() == 0
+    points, _, _ = propose(fitted, Z, y, 30, np.random.default_rng(0), n_candidates=500)
+    assert len(np.unique(points, axis=0)) == 30
+    assert np.allclose(points[0], C[np.argmax(mean + std)])
+
+
 def test_candidates_follow_the_scale_of_the_scored_points():
     """Latents spread unevenly and off the origin (as encoded molecules are): the wide half of
     the candidates has the data's mean and per-dimension spread, not the prior's, and the other

@@ -483,6 +483,10 @@ def cmd_optimize(args) -> int:
         run = optimize(model, smiles, args.property, iterations=args.iterations, batch=args.batch,
                        seed=args.seed, num_inducing=args.inducing, minimize=args.minimize, progress=bar.update)
     run.write_csv(args.output)
+    for it, (decoded, new) in enumerate(run.rounds, 1):
+        if new < args.batch:
+            print(f"iteration {it}: {new} new molecules, not {args.batch}: its {decoded} best points decoded to "
+                  f"only {new} molecules not seen before", file=sys.stderr)
     shares = run.shares()
     print(f"wrote {shares['proposals']} proposals to {args.output}: valid {shares['valid']:.0%}, "
           f"distinct {shares['unique']:.0%}, not in the data {shares['novel']:.0%}", file=sys.stderr)

@@ -68,8 +68,15 @@ def propose(gp: LatentGP, Z, y, batch: int, rng: np.random.Generator, n_candidat
     mean, std = gp.predict(C)
     ei = expected_improvement(mean, std, float(np.max(y)))
     weight, picks = np.ones(len(C)), []
+    optimism = mean + std - np.min(mean + std) + 1e-12  # > 0: ranks points where no improvement is expected
     for _ in range(batch):
-        i = int(np.argmax(ei * weight))
+        value = ei * weight
+        if not np.max(value) > 0:  # no improvement expected from any point left: the most
+            value = optimism * weight  # promising by mean + std, kept apart from the picks alike
+        if not np.max(value) > 0:  # every point left is a pick's twin: any one not picked
+            value = (weight >= 0).astype(float)
+        value[picks] = -np.inf  # never the same point twice
+        i = int(np.argmax(value))
         picks.append(i)
         weight *= 1.0 - gp.correlation(C, C[i])
         weight[i] = 0.0
@@ -101,6 +108,7 @@ class Optimization:
     proposals: list = field(default_factory=list)
     fits: list = field(default_factory=list)      # per iteration: points the GP was fit on
     minimize: bool = False
+    rounds: list = field(default_factory=list)    # per iteration: (points decoded, new molecules among them)
 
     @property
     def sign(self) -> float:
@@ -190,6 +198,7 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         predicted = sign * predicted
         decoded = model.decode(points.astype("float32"))
         new = _first_new(decoded, seen, batch)
+        run.rounds.append((len(decoded), len(new)))
         points, predicted, ei, decoded = points[new], predicted[new], ei[new], [decoded[i] for i in new]
         scored = score(decoded, target)
         for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
