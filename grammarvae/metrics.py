@@ -53,17 +53,22 @@ def reconstruction_accuracy(inputs: Sequence[str], decoded: Sequence[str | None]
     return hits / len(inputs) if inputs else float("nan")
 
 
+def tanimoto(a: str | None, b: str | None, radius: int = 2, n_bits: int = 2048) -> float:
+    """Tanimoto similarity of the Morgan fingerprints (radius 2, 2,048 bits: the Grammar VAE
+    literature's) of two SMILES; NaN if either is missing or unreadable."""
+    ma, mb = (Chem.MolFromSmiles(s) if s else None for s in (a, b))
+    if ma is None or mb is None:
+        return float("nan")
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    return DataStructs.TanimotoSimilarity(gen.GetFingerprint(ma), gen.GetFingerprint(mb))
+
+
 def mean_similarity(inputs: Sequence[str], decoded: Sequence[str | None], radius: int = 2,
                     n_bits: int = 2048) -> float:
-    """Mean Tanimoto similarity (Morgan fingerprints) of each input to its decode; a failed
-    decode counts 0. Shows how close reconstructions come when they are not exact."""
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-    total = 0.0
-    for a, b in zip(inputs, decoded):
-        ma, mb = Chem.MolFromSmiles(a), Chem.MolFromSmiles(b) if b else None
-        if ma is not None and mb is not None:
-            total += DataStructs.TanimotoSimilarity(gen.GetFingerprint(ma), gen.GetFingerprint(mb))
-    return total / len(inputs) if inputs else float("nan")
+    """Mean `tanimoto` of each input to its decode; a failed decode counts 0. Shows how close
+    reconstructions come when they are not exact."""
+    values = [tanimoto(a, b, radius, n_bits) for a, b in zip(inputs, decoded)]
+    return float(np.nansum(values) / len(inputs)) if inputs else float("nan")
 
 
 def step_accuracy(logits: np.ndarray, ids: np.ndarray, grammar) -> tuple[np.ndarray, np.ndarray]:

@@ -105,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_interpolate)
 
+    p = cmd("reconstruct", "which of your molecules come back: each encoded and decoded, compared",
+            "grammarvae reconstruct drugs.smi -o back.csv --image back.png")
+    p.add_argument("input", help="molecules (.smi/.txt or .csv/.tsv, gzip ok)")
+    p.add_argument("-o", "--output", help="a CSV, one row per input: line, input, encoded, decoded, same, "
+                                          "similarity, reason (default: standard output)")
+    p.add_argument("--column", help="SMILES column of a CSV")
+    _add_beam_width(p)
+    p.add_argument("--image", help="also a picture of the pairs, each molecule beside what came back "
+                                   "(.png or .svg; the first 50)")
+    _add_common(p)
+    p.set_defaults(func=cmd_reconstruct)
+
     p = cmd("train", "train a GrammarVAE with Keras fit (checkpointed, resumable)",
             "grammarvae train train.smi --preset small --epochs 10 -o model.keras")
     p.add_argument("input", help="training SMILES (.smi/.txt or .csv, gzip ok)")
@@ -243,12 +255,12 @@ def _write_lines(lines, output: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _image(model, smiles, path, legends=None) -> None:
+def _image(model, smiles, path, legends=None, per_row=None) -> None:
     if path and not smiles:  # an optimisation that found no new molecule, say
         print(f"no molecule to draw, so no picture was written to {path}", file=sys.stderr)
     elif path:
         try:
-            model.draw(smiles, path, legends=legends)
+            model.draw(smiles, path, legends=legends, mols_per_row=per_row)
         except ValueError as e:
             raise UsageError(str(e)) from None
         print(f"wrote picture {path}", file=sys.stderr)
@@ -424,6 +436,39 @@ def cmd_interpolate(args) -> int:
     _write_lines(path, None)
     _image(model, path, args.image, [f"{i}: {s}" for i, s in enumerate(path)])
     return 0
+
+
+def cmd_reconstruct(args) -> int:
+    import csv
+    import io
+
+    from grammarvae.reconstruct import MAX_PAIRS_DRAWN, reconstruct, summary
+
+    check_output(args.output, (".csv",), "-o")
+    check_output(args.image, IMAGE, "--image")
+    rows = _rows(args.input, args.column)
+    check_memory(len(rows), "molecules in the input")
+    model = _model(args)
+    with Bar("reconstructing") as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # salts: the encoded column says what was encoded
+        result = reconstruct(model, [r.smiles for r in rows], beam_width=args.beam_width, progress=bar.update)
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["line", "input", "encoded", "decoded", "same", "similarity", "reason"])
+    for row, r in zip(rows, result):
+        w.writerow([row.line, r.input, r.encoded or "", r.decoded or "", "yes" if r.same else "no",
+                    "" if r.encoded is None else f"{r.similarity:.3f}", r.reason or ""])
+    _write_lines(text.getvalue().splitlines(), args.output)
+    for row, r in zip(rows, result):
+        if r.reason:
+            print(f"{args.input}:{row.line}: {shown(r.input)}: {r.reason}", file=sys.stderr)
+    print(summary(result), file=sys.stderr)
+    if args.image:
+        drawn = [r for r in result if r.encoded is not None][:MAX_PAIRS_DRAWN]
+        smiles = [s for r in drawn for s in (r.encoded, r.decoded)]
+        legends = [t for r in drawn for t in (r.input, "same" if r.same else f"similarity {r.similarity:.2f}")]
+        _image(model, smiles, args.image, legends, per_row=min(6, len(smiles)))  # three pairs a row
+    return 1 if any(r.encoded is None for r in result) else 0
 
 
 def cmd_train(args) -> int:
