@@ -4,18 +4,22 @@
     >>> Grammar.load("zinc").parse("CCO")[:3]
     [0, 2, 1]
 
-The grammar engine imports no TensorFlow; the model (`GrammarVAE`) is imported on
-first use, so parsing and data preparation start fast.
+The grammar engine imports no TensorFlow; the grammar (`Grammar`) and the model
+(`GrammarVAE`) are imported on first use, so the command line answers --help and bad usage
+at once, and parsing and data preparation start without TensorFlow.
 """
 
 from grammarvae.errors import GrammarError
-from grammarvae.grammar import Grammar
 
 __version__ = "0.1.0"
 __all__ = ["Grammar", "GrammarError", "GrammarVAE", "__version__"]
 
 
 def __getattr__(name: str):
+    if name == "Grammar":  # nltk takes seconds to import: the command line's --help and usage errors need none
+        from grammarvae.grammar import Grammar
+
+        return Grammar
     if name == "GrammarVAE":
         from grammarvae.models.gvae import GrammarVAE
 

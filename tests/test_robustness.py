@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -107,20 +108,40 @@ SMILES = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"]
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--val-split", "1.5"], "validation split must be in [0, 1), got 1.5"),
-    (["--val-split", "-0.5"], "validation split must be in [0, 1), got -0.5"),
-    (["--steps-per-epoch", "-3"], "steps per epoch must be at least 1, got -3"),
-    (["--batch-size", "0"], "batch size must be at least 1, got 0"),
-    (["--learning-rate", "nan"], "learning rate must be a positive number, got nan"),
-    (["--epochs", "0"], "epochs must be at least 1, got 0"),
+    (["--val-split", "1.5"], "argument --val-split: 1.5 is not in [0, 1)"),
+    (["--val-split", "-0.5"], "argument --val-split: -0.5 is not in [0, 1)"),
+    (["--steps-per-epoch", "-3"], "argument --steps-per-epoch: -3 is below 1"),
+    (["--batch-size", "0"], "argument --batch-size: 0 is below 1"),
+    (["--learning-rate", "nan"], "argument --learning-rate: nan is not a finite number > 0"),
+    (["--epochs", "0"], "argument --epochs: 0 is below 1"),
+    (["--mmd-weight", "-1"], "argument --mmd-weight: -1 is not a finite number >= 0"),
 ])
 def test_bad_training_settings_are_refused_before_any_work(tmp_path, capsys, extra, message):
     data = tmp_path / "d.smi"
     data.write_text("\n".join(SMILES * 4))
-    code = main(["train", str(data), "-o", str(tmp_path / "m.keras"), "--preset", "tiny"] + extra)
+    with pytest.raises(SystemExit) as e:  # argparse's own refusal, before TensorFlow is imported
+        main(["train", str(data), "-o", str(tmp_path / "m.keras"), "--preset", "tiny"] + extra)
     err = capsys.readouterr().err
-    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert e.value.code == 2 and message in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.smi"]  # nothing written
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(val_split=1.5), "validation split must be in [0, 1), got 1.5"),
+    (dict(steps_per_epoch=-3), "steps per epoch must be at least 1, got -3"),
+    (dict(batch_size=0), "batch size must be at least 1, got 0"),
+    (dict(learning_rate=float("nan")), "learning rate must be a positive number, got nan"),
+    (dict(epochs=0), "epochs must be at least 1, got 0"),
+    (dict(beta=-1.0), "beta must be a number >= 0, got -1.0"),
+])
+def test_the_library_refuses_bad_training_settings_before_any_work(tmp_path, setting, message):
+    from grammarvae.train import train
+
+    data = tmp_path / "d.smi"
+    data.write_text("\n".join(SMILES * 4))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train(data, tmp_path / "m.keras", preset="tiny", **setting)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.smi"]
 
 
 def test_training_inputs_and_output_folders(tmp_path, capsys):

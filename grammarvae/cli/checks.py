@@ -45,6 +45,17 @@ def number(low: float, strict: bool = False):
     return parse
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1)")
+    return value
+
+
 def text(value: str) -> str:
     """argparse type: a non-empty string that came in as valid UTF-8 (argv bytes that are
     not arrive as lone surrogates, which no output can print)."""

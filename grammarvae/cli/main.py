@@ -18,7 +18,8 @@ import threading
 import warnings
 from pathlib import Path
 
-from grammarvae.cli.checks import BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageError, check_memory, check_output, count, number, text
+from grammarvae.cli.checks import (BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageError, check_memory, check_output, count,
+                                   fraction, number, text)
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
 from grammarvae.files import OutputBusy, check_distinct, write_text
@@ -125,19 +126,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", default="one-shot", choices=["one-shot", "autoregressive"],
                    help="one-shot (the paper's, sees z only) or autoregressive (also sees the "
                         "productions chosen so far); default: one-shot")
-    p.add_argument("--max-len", type=int, metavar="STEPS",
+    p.add_argument("--max-len", type=count(1), metavar="STEPS",
                    help="derivation steps the model reads (default: the preset's; with --init-from, "
                         "a longer one grows that model)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (default: one pass over the data)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--val-split", type=float, default=0.01, help="held-out fraction (default: 0.01)")
-    p.add_argument("--beta", type=float, help="KL weight (default: the starting model's with --init-from "
+    p.add_argument("--epochs", type=count(1), default=10, help="default: 10")
+    p.add_argument("--steps-per-epoch", type=count(1), help="batches per epoch (default: one pass over the data)")
+    p.add_argument("--batch-size", type=count(1), default=256, help="default: 256")
+    p.add_argument("--learning-rate", type=number(0, strict=True), default=1e-3, help="default: 0.001")
+    p.add_argument("--val-split", type=fraction, default=0.01, help="held-out fraction, in [0, 1) (default: 0.01)")
+    p.add_argument("--beta", type=number(0), help="KL weight (default: the starting model's with --init-from "
                                               "or --resume, else 1)")
-    p.add_argument("--kl-warmup", type=int, default=0, metavar="STEPS",
+    p.add_argument("--kl-warmup", type=count(0), default=0, metavar="STEPS",
                    help="raise the KL weight from 0 to --beta over this many batches (default: 0)")
-    p.add_argument("--mmd-weight", type=float, metavar="W",
+    p.add_argument("--mmd-weight", type=number(0), metavar="W",
                    help="add InfoVAE's MMD of the latents from N(0, I), weighted W; 0 switches it off "
                         "(default: the starting model's with --init-from or --resume, else none)")
     p.add_argument("--mmd-kernel", choices=["imq", "gaussian"],
@@ -472,12 +473,12 @@ def cmd_reconstruct(args) -> int:
 
 
 def cmd_train(args) -> int:
-    _quiet_tensorflow()
-    from grammarvae.train import TrainingDiverged, train
-
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
     check_output(args.output, (".keras",), "-o")
+    _quiet_tensorflow()  # only now: the checks above answer at once
+    from grammarvae.train import TrainingDiverged, train
+
     try:
         hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, val_split=args.val_split,
