@@ -12,8 +12,8 @@ from typing import Sequence
 import numpy as np
 
 from grammarvae.data import encode_smiles
+from grammarvae.figures import GLOSSARY, explain  # noqa: F401  (what each figure is)
 from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_metrics, step_accuracy
-
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,

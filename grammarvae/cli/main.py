@@ -152,8 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p, model=False)
     p.set_defaults(func=cmd_train)
 
-    p = cmd("evaluate", "measure validity, uniqueness, novelty, diversity and reconstruction",
-            "grammarvae evaluate --test held_out.smi --train train.smi --json metrics.json")
+    p = sub.add_parser("evaluate", help="measure validity, uniqueness, novelty, diversity and reconstruction",
+                       description="measure validity, uniqueness, novelty, diversity and reconstruction",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example: grammarvae evaluate --test held_out.smi --train train.smi --json metrics.json\n\n"
+                              "the figures printed, each with what it is:\n" + _glossary())
     p.add_argument("--test", required=True, help="held-out SMILES for reconstruction accuracy")
     p.add_argument("--train", help="training SMILES, for novelty")
     p.add_argument("--column", help="SMILES column of CSV inputs")
@@ -205,6 +208,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _glossary() -> str:
+    from grammarvae.figures import GLOSSARY
+
+    return "\n".join(f"  {name:28s} {text}" for name, text in GLOSSARY.items())
+
+
 def _quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up log lines kept off the terminal."""
     if "tensorflow" in sys.modules:
@@ -496,6 +505,7 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from grammarvae.evaluate import evaluate
+    from grammarvae.figures import explain
 
     check_output(args.json, (".json",), "--json")
     check_memory(max(args.n, args.unique_n or 0), "-n" if args.n >= (args.unique_n or 0) else "--unique-n")
@@ -510,7 +520,8 @@ def cmd_evaluate(args) -> int:
     for i, smiles, why in figures.pop("not_encodable"):
         print(f"{args.test}:{test_rows[i].line}: {shown(smiles)}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():
-        print(f"{k:28s} {v:.4f}" if isinstance(v, float) else f"{k:28s} {v}")
+        shown_value = f"{v:.4f}" if isinstance(v, float) else str(v)
+        print(f"{k:28s} {shown_value:>8s}  {explain(k)}")
     if args.json:
         write_text(args.json, json.dumps(figures, indent=1))
     return 0
