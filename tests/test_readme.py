@@ -11,7 +11,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
                   "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()",
-                  "run = optimize(vae, start"]
+                  "run = optimize(vae, start", "ids = g.parse(\"c1ccccc1O\")", "x_train = "]
 
 
 def block(marker: str) -> str:
@@ -51,9 +51,27 @@ def test_readme_block_runs(marker, capsys, tmp_path, monkeypatch):
         with Image.open(tmp_path / "grid.png") as im:
             assert im.format == "PNG"
         assert len(namespace["smiles"]) == 10 and namespace["X"].shape == (60, 160)
+        from rdkit import Chem  # the interpolation gives both molecules back at its ends
+
+        path = namespace["path"]
+        assert len(path) == 8 and path[0] == Chem.CanonSmiles("COc1ccc2[nH]cc(CCNC(C)=O)c2c1")
+        assert path[-1] == Chem.CanonSmiles("CN1C(=O)CN=C(c2ccccc2)c2cc(Cl)ccc21")
+    elif "g.parse" in marker:
+        assert capsys.readouterr().out == "True\n"
+        assert namespace["X"].shape == (2, 277) and namespace["onehot"].shape == (2, 277, 76)
+    elif "x_train" in marker:
+        assert {"loss", "reconstruction_loss", "kl_loss"} <= set(namespace["history"].history)
+        assert namespace["z"].shape == (8, 2) and namespace["samples"].shape[0] == 16
+        assert (tmp_path / "vae.keras").is_file()
     elif "VectorQuantizer" in marker:
         assert {"mmd", "kl_loss"} <= set(namespace["info"].history.history)
         assert 1.0 <= namespace["history"]["perplexity"][-1] <= 16.0
         assert namespace["codes"].shape == (3, 2)
     else:
         assert namespace["tokens"].shape == (4, 12) and namespace["logits"].shape == (4, 12, 6)
+
+
+def test_every_python_block_is_one_the_tests_run():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if README.is_file() else []
+    for b in blocks:
+        assert any(m in b for m in SELF_CONTAINED), f"a README block no test runs: {b.splitlines()[0]!r}"
