@@ -75,3 +75,15 @@ def test_neighbours_resemble_the_molecule_more_than_prior_samples_do(model):
     prior = model.sample(50, seed=0)
     assert _clearly_above(similarities([seed] * 50, around), similarities([seed] * 50, prior))
     assert len(set(around)) > 25  # neighbours, not the molecule's decode over and over
+
+
+def test_distinct_neighbours_are_neither_the_molecule_nor_each_other(model):
+    from rdkit import Chem
+
+    seed = "CC(=O)Nc1ccc(O)cc1"
+    plain = model.sample_around(seed, n=12, scale=1.0, seed=0)
+    assert len(set(plain)) < 12 or Chem.CanonSmiles(seed) in plain  # near the molecule, repeats are the rule
+    found = model.sample_around(seed, n=12, scale=1.0, seed=0, distinct=True)
+    assert 0 < len(found) <= 12 and len(set(found)) == len(found) and Chem.CanonSmiles(seed) not in found
+    assert found == model.sample_around(seed, n=12, scale=1.0, seed=0, distinct=True)  # the same seed, the same
+    assert found[0] in plain  # the first round is the plain draw, kept in order

@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=number(0), default=2.0,
                    help="neighbourhood radius in the molecule's posterior standard deviations "
                         "(1: the encoder's own spread), >= 0 (default: 2)")
+    p.add_argument("--distinct", action="store_true",
+                   help="with --around: only molecules other than it and each other (drawn until -n are found, "
+                        "or say how many were)")
     _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
@@ -422,11 +425,16 @@ def cmd_sample(args) -> int:
     check_output(args.output, None, "-o")
     check_output(args.image, IMAGE, "--image")
     check_memory(args.n, "-n")
+    if args.distinct and not args.around:
+        raise UsageError("--distinct is for --around (prior samples are not drawn around a molecule)")
     model = _model(args)
     if args.around:
         with _named_inputs(__around=args.around):
             smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
-                                         beam_width=args.beam_width)
+                                         beam_width=args.beam_width, distinct=args.distinct)
+        if len(smiles) < args.n:
+            print(f"note: {len(smiles)} distinct molecules other than the seed found, not {args.n} "
+                  f"(a larger --scale reaches further)", file=sys.stderr)
         from grammarvae.chem import canonical
 
         lines = [canonical(args.around)] + smiles

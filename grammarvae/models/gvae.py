@@ -73,6 +73,7 @@ DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its ow
 PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
 DEFAULT_MODEL = "moses"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
+DISTINCT_ROUNDS = 10  # sample_around(distinct=True): rounds of n points drawn at most
 BEAM_ROWS = 16384  # beams (molecules x width) decoded together: a wide beam takes fewer molecules at once
 
 
@@ -291,18 +292,36 @@ class GrammarVAE(VAE):
         return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
-                      greedy: bool = True, beam_width: int | None = None) -> list[str]:
+                      greedy: bool = True, beam_width: int | None = None, distinct: bool = False) -> list[str]:
         """n molecules decoded from z = mean + scale * std * eps, eps ~ N(0, I), where mean and
         std are those of q(z|smiles): the radius is in the molecule's own posterior standard
         deviations (1 draws from the encoder's posterior itself; the default 2 reaches twice as
         far, to molecules that differ from it but resemble it). Decoded greedily, sampled, or
-        by a beam of `beam_width`, as in `decode`."""
+        by a beam of `beam_width`, as in `decode`. With `distinct`, only molecules other than
+        `smiles` and each other, drawn in rounds of n points until n are found or
+        DISTINCT_ROUNDS rounds have been drawn (fewer then)."""
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         mean, log_var = self.encode_ids(self.to_ids([smiles]), return_log_var=True)
-        eps = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        z = mean[0] + scale * np.exp(0.5 * log_var[0]) * eps
-        return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
+        rng = np.random.default_rng(seed)
+
+        def draw(k: int) -> list[str]:
+            z = mean[0] + scale * np.exp(0.5 * log_var[0]) * rng.standard_normal((k, self.latent_dim)).astype("float32")
+            return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
+
+        if not distinct:
+            return draw(n)
+        from grammarvae.chem import standardize_reporting
+
+        seen, out = {standardize_reporting(smiles)[0]}, []
+        for _ in range(DISTINCT_ROUNDS):
+            for s in draw(n):
+                if s not in seen and len(out) < n:
+                    seen.add(s)
+                    out.append(s)
+            if len(out) == n:
+                break
+        return out
 
     def interpolate(self, start: str, end: str, steps: int = 8, beam_width: int | None = None) -> list[str]:
         """Decodes along the straight line from encode(start) to encode(end), both ends included:
