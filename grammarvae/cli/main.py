@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=number(0), default=2.0,
                    help="neighbourhood radius in the molecule's posterior standard deviations "
                         "(1: the encoder's own spread), >= 0 (default: 2)")
+    p.add_argument("--filter", metavar="NAMES", type=lambda text: text.split(","),
+                   help="only molecules that pass these filters, comma-separated: pains, brenk (structural "
+                        "alerts), ring34, ring8 (rings of 3-4, of 8+ atoms), antiaromatic, or all; drawn until "
+                        "-n are found (or say how many were)")
     p.add_argument("--distinct", action="store_true",
                    help="with --around: only molecules other than it and each other (drawn until -n are found, "
                         "or say how many were)")
@@ -427,21 +431,32 @@ def cmd_sample(args) -> int:
     check_memory(args.n, "-n")
     if args.distinct and not args.around:
         raise UsageError("--distinct is for --around (prior samples are not drawn around a molecule)")
+    if args.filter:
+        from grammarvae.filters import check_names
+
+        try:
+            check_names(args.filter)
+        except ValueError as e:
+            raise UsageError(f"--filter: {e}") from None
     model = _model(args)
     if args.around:
         with _named_inputs(__around=args.around):
             smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
-                                         beam_width=args.beam_width, distinct=args.distinct)
-        if len(smiles) < args.n:
-            print(f"note: {len(smiles)} distinct molecules other than the seed found, not {args.n} "
-                  f"(a larger --scale reaches further)", file=sys.stderr)
+                                         beam_width=args.beam_width, distinct=args.distinct, filters=args.filter)
         from grammarvae.chem import canonical
 
         lines = [canonical(args.around)] + smiles
         legends = ["seed: " + lines[0]] + smiles
     else:
-        lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width)
+        smiles = lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width, filters=args.filter)
         legends = None
+    if len(smiles) < args.n:
+        wanted = " and ".join(w for w, on in (("distinct, other than the seed", args.distinct),
+                                                (f"passing {','.join(args.filter or [])}", args.filter)) if on)
+        from grammarvae.models.gvae import DRAW_ROUNDS
+
+        print(f"note: {len(smiles)} molecules {wanted} found in {DRAW_ROUNDS * args.n} draws, not {args.n}",
+              file=sys.stderr)
     _write_lines(lines, args.output)
     _image(model, lines, args.image, legends)
     return 0

@@ -21,7 +21,7 @@ import warnings
 import zipfile
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import keras
 import numpy as np
@@ -73,7 +73,28 @@ DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its ow
 PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
 DEFAULT_MODEL = "moses"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
-DISTINCT_ROUNDS = 10  # sample_around(distinct=True): rounds of n points drawn at most
+DRAW_ROUNDS = 10  # sampling only distinct or filtered molecules: rounds of n points drawn at most
+
+
+def _passing(filters: Sequence[str] | None) -> Callable[[str], bool]:
+    """Whether a molecule passes the named filters (every molecule, without filters)."""
+    if not filters:
+        return lambda smiles: True
+    from grammarvae.filters import check_names, failed
+
+    names = check_names(filters)
+    return lambda smiles: not failed(smiles, names)
+
+
+def _gather(draw: Callable[[], list[str]], n: int, accept: Callable[[str], bool]) -> list[str]:
+    """The molecules of successive `draw()` rounds that `accept` takes, in order, until there
+    are n or DRAW_ROUNDS rounds have been drawn."""
+    out: list[str] = []
+    for _ in range(DRAW_ROUNDS):
+        out += [s for s in draw() if len(out) < n and accept(s)][: n - len(out)]
+        if len(out) == n:
+            break
+    return out
 BEAM_ROWS = 16384  # beams (molecules x width) decoded together: a wide beam takes fewer molecules at once
 
 
@@ -286,42 +307,50 @@ class GrammarVAE(VAE):
             (0, X.shape[1], self.grammar.n_productions), dtype="float32")
 
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
-               beam_width: int | None = None) -> list[str]:
-        """n molecules decoded from z ~ N(0, I) (as `decode` does); the same seed gives the same molecules."""
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
+               beam_width: int | None = None, filters: Sequence[str] | None = None) -> list[str]:
+        """n molecules decoded from z ~ N(0, I) (as `decode` does); the same seed gives the same
+        molecules. With `filters` (names in `grammarvae.filters.FILTERS`, or "all"), only
+        molecules that pass them, drawn in rounds of n points until n are found or
+        DRAW_ROUNDS rounds have been drawn (fewer then)."""
+        rng = np.random.default_rng(seed)
+
+        def draw() -> list[str]:
+            z = rng.standard_normal((n, self.latent_dim)).astype("float32")
+            return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
+
+        return _gather(draw, n, _passing(filters))
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
-                      greedy: bool = True, beam_width: int | None = None, distinct: bool = False) -> list[str]:
+                      greedy: bool = True, beam_width: int | None = None, distinct: bool = False,
+                      filters: Sequence[str] | None = None) -> list[str]:
         """n molecules decoded from z = mean + scale * std * eps, eps ~ N(0, I), where mean and
         std are those of q(z|smiles): the radius is in the molecule's own posterior standard
         deviations (1 draws from the encoder's posterior itself; the default 2 reaches twice as
         far, to molecules that differ from it but resemble it). Decoded greedily, sampled, or
         by a beam of `beam_width`, as in `decode`. With `distinct`, only molecules other than
-        `smiles` and each other, drawn in rounds of n points until n are found or
-        DISTINCT_ROUNDS rounds have been drawn (fewer then)."""
+        `smiles` and each other; with `filters`, only those that pass them (as in `sample`)."""
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
         mean, log_var = self.encode_ids(self.to_ids([smiles]), return_log_var=True)
         rng = np.random.default_rng(seed)
 
-        def draw(k: int) -> list[str]:
-            z = mean[0] + scale * np.exp(0.5 * log_var[0]) * rng.standard_normal((k, self.latent_dim)).astype("float32")
+        def draw() -> list[str]:
+            z = mean[0] + scale * np.exp(0.5 * log_var[0]) * rng.standard_normal((n, self.latent_dim)).astype("float32")
             return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
 
-        if not distinct:
-            return draw(n)
-        from grammarvae.chem import standardize_reporting
+        accept = _passing(filters)
+        if distinct:
+            from grammarvae.chem import standardize_reporting
 
-        seen, out = {standardize_reporting(smiles)[0]}, []
-        for _ in range(DISTINCT_ROUNDS):
-            for s in draw(n):
-                if s not in seen and len(out) < n:
-                    seen.add(s)
-                    out.append(s)
-            if len(out) == n:
-                break
-        return out
+            seen, passes = {standardize_reporting(smiles)[0]}, accept
+
+            def accept(s: str) -> bool:
+                if s in seen or not passes(s):
+                    return False
+                seen.add(s)
+                return True
+
+        return _gather(draw, n, accept)
 
     def interpolate(self, start: str, end: str, steps: int = 8, beam_width: int | None = None) -> list[str]:
         """Decodes along the straight line from encode(start) to encode(end), both ends included:
