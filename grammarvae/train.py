@@ -150,7 +150,8 @@ def _side(out: Path, suffix: str) -> Path:
     return out.with_name(out.stem + suffix)
 
 
-SIDE_FILES = (".log.csv", ".split.npz", ".data.npy", ".data.ok.npy", ".data.json", ".data.errors.csv", ".train.json")
+SIDE_FILES = (".log.csv", ".split.npz", ".data.npy", ".data.ok.npy", ".data.json", ".data.errors.csv", ".train.json",
+              ".val.data.npy", ".val.data.ok.npy", ".val.data.json", ".val.data.errors.csv")
 
 
 def _remove_leftovers(out: Path, backup: Path) -> None:
@@ -278,7 +279,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float | None = None,
           kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
           mmd_kernel: str | None = None, callbacks: list | None = None, init_from: str | Path | None = None,
-          **arch) -> dict:
+          val_data: str | Path | None = None, **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
@@ -290,7 +291,9 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     from the weights of that saved model instead of random ones (fine-tuning, say the MOSES model
     on ZINC): its network is used, and `preset`, `decoder` and the architecture arguments are not,
     except ``max_len``, which may grow (`GrammarVAE.with_max_len`: MOSES's 160 steps to ZINC's 277).
-    ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup).
+    ``val_data`` validates on another file (ZINC-250k's published validation split, say; cached
+    beside `out` as ``.val.data.npy``) and trains on every row of `data`; `val_split` is then
+    not used. ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup).
     A resumed run takes its network from the checkpoint at `out` (`preset`, `decoder` and the
     architecture arguments are then not used), so a run started from another model resumes
     without naming that network again."""
@@ -300,6 +303,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError(f"{out.parent}: no such folder (create it first)")
     if not Path(data).is_file():
         raise ValueError(f"{data}: no such file")
+    if val_data is not None and not Path(val_data).is_file():
+        raise ValueError(f"{val_data}: no such file (the validation data)")
     if init_from is not None and resume:
         raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
     if init_from is not None and str(init_from) not in PRETRAINED and not Path(init_from).is_file():
@@ -344,7 +349,11 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             for suffix in (".log.csv", ".split.npz"):
                 _side(out, suffix).unlink(missing_ok=True)
         split_path = _side(out, ".split.npz")
-        if split_path.exists():
+        X_val = X
+        if val_data is not None:  # every row of `data` trains; the validation rows are another file's
+            X_val, ok_val = prepare(val_data, _side(out, ".val.keras"), model.max_len, column)
+            train_idx, val_idx = np.nonzero(ok)[0], np.nonzero(ok_val)[0]
+        elif split_path.exists():
             with np.load(split_path, allow_pickle=False) as f:
                 train_idx, val_idx = f["train"], f["val"]
         else:
@@ -361,7 +370,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
                           by_length=by_length)
         if steps_per_epoch:
             ds = ds.repeat()
-        val = make_dataset(X, P, batch_size=batch_size, shuffle=False, index=val_idx,
+        val = make_dataset(X_val, P, batch_size=batch_size, shuffle=False, index=val_idx,
                            by_length=by_length) if len(val_idx) else None
         if val is not None and validation_steps:
             val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them

@@ -247,3 +247,23 @@ def test_a_run_started_from_a_grown_model_resumes_from_its_backup_without_naming
     model = GrammarVAE.load(out)
     assert (model.preset, model.max_len, model.autoregressive) == ("tiny", 200, True)
     assert [r.split(",")[0] for r in (tmp_path / "grown.log.csv").read_text().split()[1:]] == ["0", "1", "2"]
+
+
+def test_validation_on_another_file_trains_on_every_row(tmp_path):
+    train_smiles = ["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 3
+    (tmp_path / "train.smi").write_text("\n".join(train_smiles))
+    (tmp_path / "valid.smi").write_text("CCCO\nc1ccccc1O\nC1CC\n")  # C1CC cannot be read: not validated on
+    seen = {}
+
+    class Batches(keras.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen["val_batches"] = batch + 1
+
+    hist = train(tmp_path / "train.smi", tmp_path / "m.keras", preset="tiny", epochs=1, batch_size=2,
+                 val_data=tmp_path / "valid.smi", validation_steps=None, verbose=0, callbacks=[Batches()])
+    info = json.loads((tmp_path / "m.train.json").read_text())
+    assert info["train_rows"] == 24 and info["val_rows"] == 2  # all of train; the two valid rows that read
+    assert seen["val_batches"] == 1 and "val_loss" in hist
+    assert (tmp_path / "m.val.data.npy").exists() and not (tmp_path / "m.split.npz").exists()
+    with pytest.raises(ValueError, match="nothing.smi: no such file \\(the validation data\\)"):
+        train(tmp_path / "train.smi", tmp_path / "m.keras", preset="tiny", val_data=tmp_path / "nothing.smi")

@@ -143,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=count(1), default=256, help="default: 256")
     p.add_argument("--learning-rate", type=number(0, strict=True), default=1e-3, help="default: 0.001")
     p.add_argument("--val-split", type=fraction, default=0.01, help="held-out fraction, in [0, 1) (default: 0.01)")
+    p.add_argument("--val-data", metavar="FILE", help="validate on this file instead, training on all of INPUT "
+                                                      "(ZINC-250k: zinc250k_part_a.smi.gz, the published split)")
     p.add_argument("--beta", type=number(0), help="KL weight (default: the starting model's with --init-from "
                                               "or --resume, else 1)")
     p.add_argument("--kl-warmup", type=count(0), default=0, metavar="STEPS",
@@ -529,6 +531,7 @@ def cmd_train(args) -> int:
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
                      beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
                      mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from,
+                     val_data=args.val_data,
                      **({"max_len": args.max_len} if args.max_len else {}))
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
@@ -626,7 +629,7 @@ def _terminate(signum, frame):
 
 
 # The arguments that name files the command reads, and those it writes (as the user writes them).
-INPUTS = {"input": "the input", "test": "--test", "train": "--train", "data": "--data"}
+INPUTS = {"input": "the input", "test": "--test", "train": "--train", "data": "--data", "val_data": "--val-data"}
 OUTPUTS = {"output": "-o", "errors": "--errors", "image": "--image", "plot": "--plot", "json": "--json"}
 
 
