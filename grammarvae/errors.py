@@ -35,5 +35,11 @@ class GrammarError(ValueError):
         self.index = index
         where = f" at position {position}" if position is not None else ""
         subject = f"SMILES {shown(smiles)}: " if smiles is not None else ""
-        item = f"item {index}: " if index is not None else ""
+        item = f"smiles[{index}] (the {_ordinal(index + 1)}): " if index is not None else ""
         super().__init__(f"{item}{subject}{reason}{where}")
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -68,7 +68,7 @@ def iter_smiles(path: str | Path, column: str | None = None) -> Iterator[SmilesR
                 if column is None:
                     column = next((c for c in COMMON_COLUMNS if c in names), None)
                     if column is None:
-                        raise ValueError(f"{path}: no SMILES column found among {names}; name one with column=")
+                        raise ValueError(f"{path}: no SMILES column found among {names}; name it (--column on the command line, column= in Python)")
                 if column not in names:
                     raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
                 j = names.index(column)

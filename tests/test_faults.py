@@ -424,3 +424,13 @@ def test_a_model_archive_that_inflates_past_the_limit_is_refused_before_loading(
     with pytest.raises(ValueError, match=r"bomb.keras: unpacks to 0.1 GB, more than a grammarvae model's 0.0 GB"):
         GrammarVAE.load(bomb)
     assert GrammarVAE.load(tiny).latent_dim == 8
+
+
+def test_a_bad_molecule_in_a_list_is_named_by_its_index_and_place():
+    from grammarvae.errors import GrammarError
+    from grammarvae.grammar import Grammar
+
+    with pytest.raises(GrammarError, match=r"^smiles\[2\] \(the 3rd\): SMILES 'C1CC': ring bond 1 is opened"):
+        Grammar.load("zinc").encode(["CCO", "CCN", "C1CC", "C1CC"])
+    with pytest.raises(GrammarError, match=r"^SMILES 'C1CC': ring bond 1"):  # one molecule: no index
+        Grammar.load("zinc").encode(["C1CC"])

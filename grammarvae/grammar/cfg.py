@@ -384,7 +384,7 @@ class Grammar:
         res = self.encode_checked(smiles, max_len)
         if res.errors:
             i, s, reason = res.errors[0]
-            raise GrammarError(f"item {i}: {reason}" if len(smiles) > 1 else reason, s)
+            raise GrammarError(reason, s, index=i if len(smiles) > 1 else None)
         return res.X
 
     def encode_checked(self, smiles: Sequence[str], max_len: int = 277) -> Encoded:
