@@ -203,9 +203,7 @@ def test_a_run_started_from_another_model_trains_with_its_objective_unless_told(
             seen.append((self.model.beta, self.model.mmd_weight, self.model.mmd_kernel))
 
     for given, want in [({}, (0.05, 100.0, "gaussian")),
-                        (dict(beta=0.5), (0.5, 100.0, "gaussian")),
-                        (dict(mmd_weight=0.0), (0.05, None, "gaussian")),
-                        (dict(mmd_kernel="imq"), (0.05, 100.0, "imq"))]:
+                        (dict(beta=0.5, mmd_weight=0.0), (0.5, None, "gaussian"))]:
         seen.clear()
         train(data, tmp_path / "tuned.keras", init_from=first, callbacks=[Objective()], **given, **common)
         assert seen and all(s == pytest.approx(want) for s in seen), (given, seen)

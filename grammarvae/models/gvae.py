@@ -204,8 +204,9 @@ class GrammarVAE(VAE):
         X = np.asarray(X)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if X.ndim != 2 or X.shape[1] != self.max_len or X.dtype.kind not in "iu":
-            raise ValueError(f"production ids must be integers of shape (n, {self.max_len}), got {X.dtype} {X.shape}")
+        if X.ndim != 2 or X.shape[1] > self.max_len or X.dtype.kind not in "iu":  # (cut batches: shorter)
+            raise ValueError(f"production ids must be integers of shape (n, {self.max_len}) or fewer steps, "
+                             f"got {X.dtype} {X.shape}")
         if X.size and (X.min() < 0 or X.max() >= self.grammar.n_productions):
             raise ValueError(f"production ids must be in [0, {self.grammar.n_productions}), got {X.min()} to {X.max()}")
         means, log_vars = [], []
