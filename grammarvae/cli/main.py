@@ -63,9 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = cmd("encode", "encode SMILES (one per line, or a CSV column) to latent means",
             "grammarvae encode smiles.txt -o latents.npy --errors failed.csv")
-    p.add_argument("input", help="a .smi/.txt file (one SMILES per line), .csv (gzip ok), or - for standard input")
+    p.add_argument("input", help="a .smi/.txt file (one SMILES per line), .csv or .tsv (gzip ok), or - for standard input")
     p.add_argument("-o", "--output", help="latents.npy or latents.csv (default: INPUT.latents.npy)")
-    p.add_argument("--column", help="SMILES column of a CSV (default: smiles/SMILES)")
+    p.add_argument("--column", help="SMILES column of a CSV or TSV (default: smiles/SMILES)")
     p.add_argument("--errors", help="write failures as CSV: line, input, reason")
     _add_common(p)
     p.set_defaults(func=cmd_encode)
