@@ -102,12 +102,16 @@ def canonical(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol) if mol is not None else None
 
 
-LEGEND_CHARS = 34  # a legend longer than this is cut (with "...") to stay on one line
+LEGEND_CHARS = 34  # characters a legend line holds under a molecule
+LEGEND_LINES = 2  # lines a legend may take; a longer one is cut, with "..."
 
 
 def short_legend(text: str) -> str:
-    """`text`, cut to LEGEND_CHARS characters with "..." at the end when longer."""
-    return text if len(text) <= LEGEND_CHARS else text[:LEGEND_CHARS - 3] + "..."
+    """`text` broken into lines of LEGEND_CHARS characters, at most LEGEND_LINES of them (a
+    SMILES of up to 68 characters is shown whole); cut with "..." when longer."""
+    if len(text) > LEGEND_CHARS * LEGEND_LINES:
+        text = text[:LEGEND_CHARS * LEGEND_LINES - 3] + "..."
+    return "\n".join(text[i:i + LEGEND_CHARS] for i in range(0, len(text), LEGEND_CHARS)) or text
 
 
 def grid_columns(n: int, widest: int = 10) -> int:
@@ -117,8 +121,8 @@ def grid_columns(n: int, widest: int = 10) -> int:
 
 def grid_image(smiles, path, legends=None, mols_per_row: int | None = None, size: int = 250):
     """Write an RDKit grid picture of molecules: PNG or SVG by the suffix of `path`.
-    Near square by default (`grid_columns`), legends in a fixed readable font and cut to
-    LEGEND_CHARS characters."""
+    Near square by default (`grid_columns`), legends in a fixed readable font, on up to two
+    lines (`short_legend`)."""
     from pathlib import Path
 
     from rdkit.Chem import Draw
@@ -134,7 +138,7 @@ def grid_image(smiles, path, legends=None, mols_per_row: int | None = None, size
     legends = [short_legend(t) for t in legends]
     options = Draw.MolDrawOptions()
     options.legendFontSize = max(12, size // 14)
-    options.legendFraction = 0.12
+    options.legendFraction = 0.12 if all("\n" not in t for t in legends) else 0.18
     svg = path.suffix.lower() == ".svg"
     img = Draw.MolsToGridImage(mols, molsPerRow=mols_per_row or grid_columns(len(mols)), subImgSize=(size, size),
                                legends=legends, useSVG=svg, drawOptions=options)

@@ -36,11 +36,13 @@ def test_a_grid_of_100_molecules_is_square_and_its_legends_fit(tmp_path):
 
     from grammarvae.chem import LEGEND_CHARS, grid_image, short_legend
 
-    long = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCO"  # 41 characters
+    long = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCO"  # 41 characters: two lines, whole
     path = grid_image(["CCO"] * 99 + [long], tmp_path / "g.png", size=200)
     assert Image.open(path).size == (2000, 2000)  # 10 x 10 of 200 px, not 5 columns of 20 rows
-    assert short_legend(long) == long[:LEGEND_CHARS - 3] + "..." and len(short_legend(long)) == LEGEND_CHARS
-    assert short_legend("CCO") == "CCO"
+    assert short_legend(long) == long[:LEGEND_CHARS] + "\n" + long[LEGEND_CHARS:]
+    longer = "C" * 100
+    assert short_legend(longer) == "C" * LEGEND_CHARS + "\n" + "C" * (LEGEND_CHARS - 3) + "..."
+    assert short_legend("CCO") == "CCO" and short_legend("") == ""
 
 
 def test_a_grid_of_no_molecules_is_refused_by_name(tmp_path):
