@@ -96,7 +96,7 @@ CATALOGUE = [
     (["shift", "C1CC", "--image", "{tmp}/s.png"], "smiles 'C1CC': RDKit cannot read it", ["s.png"]),
     (["shift", "CCO", "--data", "{tmp}/nosuch.smi"], "nosuch.smi", []),
     # sizes beyond what the machine holds, refused before the work
-    (["sample", "-n", "100000000000"], "-n 100000000000: needs about 409600.0 GB", []),
+    (["sample", "-n", "100000000000", "--image", "{tmp}/g.png"], "-n 100000000000: needs about 409600.0 GB", ["g.png"]),
     (["sample", "-n", "2", "--beam-width", "1000000000000"], "--beam-width 1000000000000: needs about", []),
     (["interpolate", "CCO", "CCN", "--steps", "100000000000"], "--steps 100000000000: needs about", []),
     (["shift", "CCO", "--steps", "100000000000"], "--steps 100000000000: needs about", []),

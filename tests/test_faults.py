@@ -434,3 +434,21 @@ def test_a_bad_molecule_in_a_list_is_named_by_its_index_and_place():
         Grammar.load("zinc").encode(["CCO", "CCN", "C1CC", "C1CC"])
     with pytest.raises(GrammarError, match=r"^SMILES 'C1CC': ring bond 1"):  # one molecule: no index
         Grammar.load("zinc").encode(["C1CC"])
+
+
+def test_samples_written_a_chunk_at_a_time_are_the_samples_of_one_call(tiny_model):
+    z = np.random.default_rng(3).standard_normal((1100, 8)).astype("float32")
+    whole = tiny_model.decode(z, greedy=False, seed=3)  # what sample(1100, seed=3) decoded at once
+    parts = list(tiny_model.sample_chunks(1100, seed=3, greedy=False, chunk=1024))
+    assert [len(p) for p in parts] == [1024, 76] and [s for p in parts for s in p] == whole
+    with pytest.raises(ValueError, match="chunk must be a multiple of 1024, got 1000"):
+        next(tiny_model.sample_chunks(10, chunk=1000))
+
+
+def test_a_prior_sample_of_any_size_streams_to_its_output(tiny, tmp_path, capsys):
+    out = tmp_path / "s.smi"
+    assert main(["sample", "-n", "300", "--seed", "1", "-o", str(out), "--model", str(tiny)]) == 0
+    from grammarvae import GrammarVAE
+
+    assert out.read_text().splitlines() == GrammarVAE.load(tiny).sample(300, seed=1)
+    assert "wrote 300 lines" in capsys.readouterr().err and _leftovers(tmp_path) == []

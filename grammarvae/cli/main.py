@@ -22,7 +22,7 @@ from grammarvae.cli.checks import (BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageErr
                                    fraction, number, text)
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
-from grammarvae.files import OutputBusy, check_distinct, write_text
+from grammarvae.files import OutputBusy, check_distinct, write_text, writing
 
 IMAGE = (".png", ".svg")
 
@@ -430,7 +430,9 @@ def cmd_decode(args) -> int:
 def cmd_sample(args) -> int:
     check_output(args.output, None, "-o")
     check_output(args.image, IMAGE, "--image")
-    check_memory(args.n, "-n")
+    streamed = not (args.around or args.filter or args.image)  # written as decoded: any -n
+    if not streamed:
+        check_memory(args.n, "-n")
     if args.distinct and not args.around:
         raise UsageError("--distinct is for --around (prior samples are not drawn around a molecule)")
     if args.filter:
@@ -441,6 +443,8 @@ def cmd_sample(args) -> int:
         except ValueError as e:
             raise UsageError(f"--filter: {e}") from None
     model = _model(args)
+    if streamed:
+        return _sample_streamed(model, args)
     if args.around:
         with _named_inputs(__around=args.around):
             smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
@@ -461,6 +465,22 @@ def cmd_sample(args) -> int:
               file=sys.stderr)
     _write_lines(lines, args.output)
     _image(model, lines, args.image, legends)
+    return 0
+
+
+def _sample_streamed(model, args) -> int:
+    """Prior samples written as they are decoded, a chunk at a time (memory flat in -n)."""
+    if not args.output and sys.stdout is None:
+        raise UsageError("standard output is closed: name a file to write with -o")
+    done = 0
+    with (writing(args.output) if args.output else contextlib.nullcontext(sys.stdout)) as fh, \
+            Bar("sampling") as bar:
+        for part in model.sample_chunks(args.n, seed=args.seed, beam_width=args.beam_width):
+            fh.write("".join(f"{s}\n" for s in part))
+            done += len(part)
+            bar.update(done, args.n)
+    if args.output:
+        print(f"wrote {done} lines to {args.output}", file=sys.stderr)
     return 0
 
 

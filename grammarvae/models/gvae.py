@@ -313,6 +313,8 @@ class GrammarVAE(VAE):
         molecules. With `filters` (names in `grammarvae.filters.FILTERS`, or "all"), only
         molecules that pass them, drawn in rounds of n points until n are found or
         DRAW_ROUNDS rounds have been drawn (fewer then)."""
+        if not filters:
+            return [s for part in self.sample_chunks(n, seed, greedy, temperature, beam_width) for s in part]
         rng = np.random.default_rng(seed)
 
         def draw() -> list[str]:
@@ -320,6 +322,17 @@ class GrammarVAE(VAE):
             return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
 
         return _gather(draw, n, _passing(filters))
+
+    def sample_chunks(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
+                      beam_width: int | None = None, chunk: int = 8 * DECODE_CHUNK):
+        """`sample(n, seed)`'s molecules, in order, as lists of at most `chunk` (a multiple of
+        DECODE_CHUNK): memory does not grow with n, so n can be any size."""
+        if chunk % DECODE_CHUNK:
+            raise ValueError(f"chunk must be a multiple of {DECODE_CHUNK}, got {chunk}")
+        rng = np.random.default_rng(seed)  # drawn a chunk at a time: the same stream as all at once
+        for start in range(0, n, chunk):
+            z = rng.standard_normal((min(chunk, n - start), self.latent_dim)).astype("float32")
+            yield self.decode(z, greedy=greedy, temperature=temperature, seed=seed + start, beam_width=beam_width)
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
                       greedy: bool = True, beam_width: int | None = None, distinct: bool = False,
