@@ -9,7 +9,13 @@ The grammar engine imports no TensorFlow; the grammar (`Grammar`) and the model
 at once, and parsing and data preparation start without TensorFlow.
 """
 
-from grammarvae.errors import GrammarError
+import os
+
+# TensorFlow's C++ start-up lines (CPU features, absl) are not for the package's users; a
+# caller that wants them sets TF_CPP_MIN_LOG_LEVEL itself, or imports TensorFlow first.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from grammarvae.errors import GrammarError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Grammar", "GrammarError", "GrammarVAE", "__version__"]
