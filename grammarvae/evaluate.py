@@ -12,7 +12,6 @@ from typing import Sequence
 import numpy as np
 
 from grammarvae.data import encode_smiles
-from grammarvae.figures import GLOSSARY, explain  # noqa: F401  (what each figure is)
 from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_metrics, step_accuracy
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
