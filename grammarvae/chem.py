@@ -63,23 +63,45 @@ def check_length(smiles: str, max_steps: int) -> None:
                            smiles[:40] + "...")
 
 
-def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True, max_steps: int | None = None) -> str:
+def standardize(smiles: str, kekule: bool = False, keep_stereo: bool = True, max_steps: int | None = None,
+                neutralize: bool = False) -> str:
     """RDKit canonical SMILES of the largest fragment.
 
     Salts and mixtures keep their largest fragment and a `FragmentWarning` says so.
     With ``kekule=True`` aromatic rings are written with explicit single and double
     bonds (no lowercase atoms), the form the Grammar VAE trains and decodes. With
-    `max_steps`, a SMILES too long for that many steps is refused first (`check_length`).
-    Raises GrammarError for what RDKit cannot read.
+    ``keep_stereo=False`` tetrahedral and double-bond stereo marks are removed (isotopes
+    stay); with ``neutralize=True`` charges that a proton can take or give are
+    neutralised (`neutralized`). With `max_steps`, a SMILES too long for that many steps is
+    refused first (`check_length`). Raises GrammarError for what RDKit cannot read.
+
+        >>> standardize("C[C@H](N)C(=O)[O-]", keep_stereo=False, neutralize=True)
+        'CC(N)C(=O)O'
     """
-    standard, reduced = standardize_reporting(smiles, kekule, keep_stereo, max_steps)
+    standard, reduced = standardize_reporting(smiles, kekule, keep_stereo, max_steps, neutralize)
     if reduced:
         warnings.warn(f"{shown(smiles)}: kept the largest fragment of a mixture", FragmentWarning, stacklevel=2)
     return standard
 
 
+def neutralized(mol: Chem.Mol) -> Chem.Mol:
+    """`mol` with the charges a proton can take or give neutralised (RDKit's Uncharger:
+    [O-] takes H, [NH3+] gives one); charges that cannot go (a quaternary ammonium, a nitro
+    group's N+ and O-, a zwitterion's pair) stay."""
+    from rdkit.Chem.MolStandardize import rdMolStandardize
+
+    return rdMolStandardize.Uncharger().uncharge(mol)
+
+
+def without_stereo(mol: Chem.Mol) -> Chem.Mol:
+    """A copy of `mol` without tetrahedral or double-bond stereo marks."""
+    mol = Chem.Mol(mol)
+    Chem.RemoveStereochemistry(mol)
+    return mol
+
+
 def standardize_reporting(smiles: str, kekule: bool = False, keep_stereo: bool = True,
-                          max_steps: int | None = None) -> tuple[str, bool]:
+                          max_steps: int | None = None, neutralize: bool = False) -> tuple[str, bool]:
     """`standardize`, without the warning: (standard SMILES, whether a salt or mixture was
     reduced to its largest fragment), for callers that count and list those."""
     if max_steps is not None:
@@ -90,10 +112,14 @@ def standardize_reporting(smiles: str, kekule: bool = False, keep_stereo: bool =
         big = largest_fragment(mol)
         reduced = big is not mol
         mol = big
+    if neutralize:
+        mol = neutralized(mol)
+    if not keep_stereo:
+        mol = without_stereo(mol)
     if kekule:
         mol = Chem.Mol(mol)
         Chem.Kekulize(mol, clearAromaticFlags=True)
-    return Chem.MolToSmiles(mol, isomericSmiles=keep_stereo, kekuleSmiles=kekule, canonical=True), reduced
+    return Chem.MolToSmiles(mol, kekuleSmiles=kekule, canonical=True), reduced
 
 
 def canonical(smiles: str) -> str | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
+from rdkit import Chem
 
 from grammarvae.chem import canonical, standardize_reporting
 from grammarvae.errors import GrammarError
@@ -40,20 +41,29 @@ class EncodedSmiles(NamedTuple):
     ok: np.ndarray  # bool (n,)
     errors: list  # (index, input, reason) of the inputs that could not be encoded
     mixtures: list  # (index, input, fragment kept) of salts and mixtures encoded as their largest fragment
+    prepared: list = []  # (index, input, what was removed) of molecules neutralised or stripped of stereo
+    standard: list = []  # per row, the Kekule SMILES encoded ("" where the input failed)
 
 
 _POSITION = re.compile(r" at position \d+$")
 
 
-def encode_smiles(smiles: Sequence[str], max_len: int, grammar: Grammar | None = None) -> EncodedSmiles:
-    """Standardise to Kekule SMILES and encode. A reason names what is wrong with the input as
-    given: where RDKit rewrote it, a position in its rewrite (which the user never typed) is
-    left out."""
+def encode_smiles(smiles: Sequence[str], max_len: int, grammar: Grammar | None = None,
+                  neutralize: bool = False, strip_stereo: bool = False) -> EncodedSmiles:
+    """Standardise to Kekule SMILES and encode; with `neutralize` and `strip_stereo`, charges
+    and stereo marks are removed first (`grammarvae.chem.standardize`) and each molecule so
+    changed is listed in `prepared`. A reason names what is wrong with the input as given:
+    where RDKit rewrote it, a position in its rewrite (which the user never typed) is left out."""
     g = grammar or Grammar.load("zinc")
-    kek, reasons, mixtures = [], {}, []
+    kek, reasons, mixtures, prepared = [], {}, [], []
     for i, s in enumerate(smiles):
         try:
             k, reduced = standardize_reporting(s, kekule=True, max_steps=max_len)
+            if neutralize or strip_stereo:
+                k2, _ = standardize_reporting(k, kekule=True, keep_stereo=not strip_stereo, neutralize=neutralize)
+                if k2 != k:
+                    prepared.append((i, s, _removed(k, k2)))
+                k = k2
         except GrammarError as e:
             k, reduced, reasons[i] = "", False, e.reason
         kek.append(k)
@@ -66,15 +76,29 @@ def encode_smiles(smiles: Sequence[str], max_len: int, grammar: Grammar | None =
         ok[i] = False
         errors.append((i, smiles[i], reasons.get(i, why if k == smiles[i] else _POSITION.sub("", why))))
     mixtures = [(i, smiles[i], canonical(kek[i])) for i in mixtures if ok[i]]
-    return EncodedSmiles(res.X.astype(np.int16), ok, errors, mixtures)
+    prepared = [p for p in prepared if ok[p[0]]]
+    return EncodedSmiles(res.X.astype(np.int16), ok, errors, mixtures, prepared,
+                         [k if good else "" for k, good in zip(kek, ok)])
 
 
-def _encode_chunk(args: tuple[str, list[str], int]) -> EncodedSmiles:
+def _removed(before: str, after: str) -> str:
+    """What preparation took away, in words, from the Kekule SMILES before and after."""
+    def charge(smiles: str) -> int:
+        return sum(abs(a.GetFormalCharge()) for a in Chem.MolFromSmiles(smiles).GetAtoms())
+
+    def stereo(smiles: str) -> int:
+        return sum(smiles.count(c) for c in "@/\\")
+
+    what = [name for name, count in (("charges", charge), ("stereo marks", stereo)) if count(before) != count(after)]
+    return f"{' and '.join(what) or 'charges'} removed: encoded {canonical(after)}"
+
+
+def _encode_chunk(args: tuple[str, list[str], int, bool, bool]) -> EncodedSmiles:
     global _WORKER_GRAMMAR
-    text, smiles, max_len = args
+    text, smiles, max_len, neutralize, strip_stereo = args
     if _WORKER_GRAMMAR is None or _WORKER_GRAMMAR.cfg_text != text:
         _WORKER_GRAMMAR = Grammar(text)
-    return encode_smiles(smiles, max_len, _WORKER_GRAMMAR)
+    return encode_smiles(smiles, max_len, _WORKER_GRAMMAR, neutralize, strip_stereo)
 
 
 def _watch_parent(parent: int, every: float = 1.0) -> None:
@@ -104,10 +128,11 @@ def count_rows(path: str | Path, column: str | None = None) -> int:
 
 
 def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 20000,
-                   workers: int | None = None):
+                   workers: int | None = None, neutralize: bool = False, strip_stereo: bool = False):
     """(rows of the chunk, its `EncodedSmiles`) for each `chunk` rows of `rows` (SmilesRow),
-    in order; standardised and parsed in worker processes, at most two chunks a worker in
-    flight, so memory does not grow with the input."""
+    in order; standardised (as `encode_smiles` with `neutralize` and `strip_stereo`) and
+    parsed in worker processes, at most two chunks a worker in flight, so memory does not
+    grow with the input."""
     workers = workers or min(2, os.cpu_count() or 1)
     # Spawned, not forked: a fork copies the locks other threads (TensorFlow's) hold at that
     # moment, and a worker then waited forever on one (seen in CI, in training preparation).
@@ -117,7 +142,8 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
     try:
         pending: deque = deque()
         for batch in _chunks(rows, chunk):
-            pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len))))
+            pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len,
+                                                                  neutralize, strip_stereo))))
             if len(pending) >= 2 * workers:
                 batch, future = pending.popleft()
                 yield batch, future.result()

@@ -27,6 +27,7 @@ import numpy as np
 from grammarvae.data import encode_file, make_dataset, ok_path, split_indices, write_errors
 from grammarvae.files import claimed, remove_temporaries, replacing, write_text, writing
 from grammarvae.models.gvae import PRETRAINED, GrammarVAE
+from grammarvae.scope import productions_used
 from vae_core import KLAnnealing
 from vae_core.mmd import check_weight as check_mmd_weight
 
@@ -363,6 +364,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             with replacing(split_path) as tmp:
                 np.savez(tmp, train=train_idx, val=val_idx, seed=seed, val_split=val_split)
         P = model.grammar.n_productions
+        # What the model sees in training, with what it saw before (a model it starts from or resumes).
+        model.trained_productions = sorted(set(productions_used(X, P, train_idx)) | set(model.trained_productions or ()))
         # A resumed run draws a fresh order (seed + epochs done) instead of replaying the first batches.
         shuffle_seed = seed + epochs_done if resume else seed
         by_length = model.autoregressive

@@ -38,6 +38,9 @@ class EncodeResult(NamedTuple):
     Z: np.ndarray  # (n, latent_dim) latent means, NaN rows where the input failed
     errors: list  # (index, input, reason) of the inputs that could not be encoded
     mixtures: list  # (index, input, fragment kept) of salts and mixtures encoded as their largest fragment
+    prepared: list = []  # (index, input, what was removed) of molecules neutralised or stripped of stereo
+    unseen: list = []  # (index, input, productions) of molecules holding what the model never saw in training
+    standard: list = []  # per input, the Kekule SMILES encoded ("" where it failed)
 
 
 MAX_MODEL_BYTES = 1 << 30  # a .keras archive unpacked (the bundled ones: 12 MB; the paper's network: 20 MB)
@@ -73,6 +76,7 @@ DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its ow
 PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
 DEFAULT_MODEL = "moses"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
+UNSEEN = "holds what the model never saw in training ({}): it may not come back as written"
 DRAW_ROUNDS = 10  # sampling only distinct or filtered molecules: rounds of n points drawn at most
 
 
@@ -113,13 +117,17 @@ class GrammarVAE(VAE):
         decoder: "one-shot" (the paper's: a GRU that sees z repeated over the steps) or
             "autoregressive" (a GRU fed z and the production chosen at the previous step:
             teacher forcing in training, its own choices when decoding).
+        trained_productions: the production ids its training derivations used (`train`
+            records them; None for a model that records none): what it can give back
+            (`unseen`, `preparation`).
     """
 
     def __init__(self, preset: str = "small", grammar: str = "zinc", grammar_text: str | None = None,
                  max_len: int | None = None, latent_dim: int | None = None,
                  filters: Sequence[int] | None = None, kernels: Sequence[int] | None = None,
                  dense: int | None = None, gru: Sequence[int] | None = None,
-                 beta: float = 1.0, seed: int | None = None, decoder: str = "one-shot", **kwargs):
+                 beta: float = 1.0, seed: int | None = None, decoder: str = "one-shot",
+                 trained_productions: Sequence[int] | None = None, **kwargs):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
         if decoder not in DECODERS:
@@ -152,22 +160,60 @@ class GrammarVAE(VAE):
         self.arch = arch
         self.max_len = arch["max_len"]
         self.decoder_engine = MaskedDecoder(g)
+        self.trained_productions = None if trained_productions is None else sorted(int(i) for i in trained_productions)
         self(np.zeros((1, self.max_len, P), dtype="float32"))  # build, so weights can be restored
 
     # ------------------------------------------------------------ data
-    def to_ids(self, smiles: Sequence[str]) -> np.ndarray:
-        """Kekule-standardised production sequences (n, max_len). GrammarError naming the
-        first bad input as it was given (its index, the SMILES, the reason); a
-        `FragmentWarning` for each salt or mixture, encoded as its largest fragment."""
+    def preparation(self, neutralize: bool | None = None, strip_stereo: bool | None = None) -> tuple[bool, bool]:
+        """(neutralize, strip_stereo) as `to_ids` applies them: each as given, or with None
+        the model's default: remove charges from the input if the model saw none in training,
+        and stereo marks likewise (the MOSES model saw neither, the ZINC model both; a model
+        that records nothing of its training keeps everything)."""
+        from grammarvae.scope import writes_charges, writes_stereo
+
+        seen = self.trained_productions
+        if neutralize is None:
+            neutralize = seen is not None and not writes_charges(self.grammar, seen)
+        if strip_stereo is None:
+            strip_stereo = seen is not None and not writes_stereo(self.grammar, seen)
+        return bool(neutralize), bool(strip_stereo)
+
+    def unseen(self, res, smiles: Sequence[str]) -> list[tuple[int, str, str]]:
+        """(index, input, the productions named) for each encoded molecule of `res` (what
+        `encode_smiles` gives for `smiles`) whose derivation uses a production the model never
+        saw in training; none for a model that records nothing of its training."""
+        from grammarvae.scope import describe, unseen
+
+        if self.trained_productions is None:
+            return []
+        found = ((int(i), unseen(res.X[i], self.trained_productions)) for i in np.flatnonzero(res.ok))
+        return [(i, smiles[i], describe(self.grammar, u)) for i, u in found if u]
+
+    def _encode_smiles(self, smiles: Sequence[str], neutralize: bool | None, strip_stereo: bool | None):
+        """encode_smiles as this model reads SMILES, and `unseen` of its molecules."""
         from grammarvae.data import encode_smiles
 
-        res = encode_smiles(list(smiles), self.max_len, self.grammar)
+        res = encode_smiles(list(smiles), self.max_len, self.grammar, *self.preparation(neutralize, strip_stereo))
+        return res, self.unseen(res, smiles)
+
+    def to_ids(self, smiles: Sequence[str], neutralize: bool | None = None,
+               strip_stereo: bool | None = None) -> np.ndarray:
+        """Kekule-standardised production sequences (n, max_len). GrammarError naming the
+        first bad input as it was given (its index, the SMILES, the reason); a
+        `FragmentWarning` for each salt or mixture, encoded as its largest fragment; an
+        `UnseenWarning` for each molecule that holds what the model never saw in training.
+        Charges and stereo marks are removed as `preparation(neutralize, strip_stereo)` says."""
+        from grammarvae.scope import UnseenWarning
+
+        res, unseen = self._encode_smiles(smiles, neutralize, strip_stereo)
         if res.errors:
             i, s, why = res.errors[0]
             raise GrammarError(why, s, index=i)
         for i, s, kept in res.mixtures:
             warnings.warn(f"{shown(s)}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
                           stacklevel=2)
+        for i, s, what in unseen:
+            warnings.warn(f"{shown(s)}: {UNSEEN.format(what)}", UnseenWarning, stacklevel=2)
         return res.X.astype(np.int32)
 
     def one_hot(self, X: np.ndarray) -> np.ndarray:
@@ -181,11 +227,13 @@ class GrammarVAE(VAE):
                             by_length=self.autoregressive)
 
     # ------------------------------------------------------------ latent space
-    def encode(self, smiles: Sequence[str] | str, batch_size: int = 256) -> np.ndarray:
-        """Latent means (n, latent_dim) of SMILES; GrammarError names the first bad one."""
+    def encode(self, smiles: Sequence[str] | str, batch_size: int = 256, neutralize: bool | None = None,
+               strip_stereo: bool | None = None) -> np.ndarray:
+        """Latent means (n, latent_dim) of SMILES; GrammarError names the first bad one. Charges
+        and stereo are kept or removed as `preparation(neutralize, strip_stereo)` says."""
         if isinstance(smiles, str):
             smiles = [smiles]
-        return self.encode_ids(self.to_ids(list(smiles)), batch_size)
+        return self.encode_ids(self.to_ids(list(smiles), neutralize, strip_stereo), batch_size)
 
     def _points(self, z) -> np.ndarray:
         """z as (n, latent_dim) float32: one point (latent_dim,) or rows of them; ValueError
@@ -222,17 +270,19 @@ class GrammarVAE(VAE):
             raise ValueError("the encoder's outputs are not finite: the model's weights hold NaN or inf")
         return (mean, np.concatenate(log_vars) if log_vars else empty) if return_log_var else mean
 
-    def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None) -> EncodeResult:
-        """Encode what can be encoded: (Z, errors, mixtures). Z has one row per input, NaN
-        where the input failed; errors lists (index, input, reason); mixtures (index, input,
-        fragment kept) for salts and mixtures encoded as their largest fragment."""
-        from grammarvae.data import encode_smiles
-
-        res = encode_smiles(list(smiles), self.max_len, self.grammar)
+    def encode_checked(self, smiles: Sequence[str], batch_size: int = 256, progress=None,
+                       neutralize: bool | None = None, strip_stereo: bool | None = None) -> EncodeResult:
+        """Encode what can be encoded: Z has one row per input, NaN where the input failed;
+        errors lists (index, input, reason); mixtures (index, input, fragment kept) for salts
+        and mixtures encoded as their largest fragment; prepared (index, input, what was
+        removed) as `preparation(neutralize, strip_stereo)` says; unseen (index, input,
+        productions) for molecules holding what the model never saw in training; standard
+        the Kekule SMILES each input was encoded as."""
+        res, unseen = self._encode_smiles(smiles, neutralize, strip_stereo)
         Z = np.full((len(smiles), self.latent_dim), np.nan, dtype="float32")
         if res.ok.any():
             Z[res.ok] = self.encode_ids(res.X[res.ok], batch_size, progress)
-        return EncodeResult(Z, res.errors, res.mixtures)
+        return EncodeResult(Z, res.errors, res.mixtures, res.prepared, unseen, res.standard)
 
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
                beam_width: int | None = None, batch_size: int = 256, progress=None) -> list[str]:
@@ -454,7 +504,8 @@ class GrammarVAE(VAE):
                 "preset": self.preset, "grammar": self.grammar_name, "grammar_text": self.grammar.cfg_text,
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()},
                 "beta": self.beta, "seed": self.seed, "decoder": self.decoder_kind,
-                "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel}
+                "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel,
+                "trained_productions": self.trained_productions}
 
     @classmethod
     def from_config(cls, config):
