@@ -36,23 +36,30 @@ class EncodeSummary(NamedTuple):
     failed: int
     mixtures: int  # encoded, as their largest fragment
     latent_dim: int
+    prepared: int = 0  # encoded neutralised or without stereo marks (`GrammarVAE.preparation`)
+    unseen: int = 0  # encoded, holding what the model never saw in training
 
 
 def encode_to_file(model, path: str | Path, out: str | Path, column: str | None = None,
                    errors: str | Path | None = None,
                    report: Callable[[int, str, str], None] | None = None,
                    progress: Callable[[int, int | None], None] | None = None,
-                   chunk: int = 4096, workers: int | None = None) -> EncodeSummary:
+                   chunk: int = 4096, workers: int | None = None, neutralize: bool | None = None,
+                   strip_stereo: bool | None = None) -> EncodeSummary:
     """Encode every row of a SMILES file to `out` (.npy, or .csv of numbers).
 
-    ``report(line, smiles, reason)`` is called for each row that failed and each salt or
-    mixture (encoded as its largest fragment), as it is found; `errors` gets the same as a
-    CSV (line, input, reason). ``progress(rows done, rows in all or None)`` after each chunk.
+    Charges and stereo marks are kept or removed as `model.preparation(neutralize,
+    strip_stereo)` says. ``report(line, smiles, reason)`` is called, as it is found, for each
+    row that failed, each salt or mixture (encoded as its largest fragment), each molecule
+    neutralised or stripped of stereo, and each that holds what the model never saw in
+    training; `errors` gets the same as a CSV (line, input, reason). ``progress(rows done,
+    rows in all or None)`` after each chunk.
     """
     out = Path(out)
     total = None if str(path) == "-" else count_rows(path, column)  # standard input is read once
     d = model.latent_dim
-    counts = dict(rows=0, failed=0, mixtures=0)
+    counts = dict(rows=0, failed=0, mixtures=0, prepared=0, unseen=0)
+    prep = model.preparation(neutralize, strip_stereo)
     with contextlib.ExitStack() as stack:
         stack.enter_context(claimed(out))
         remove_temporaries(out.parent, out.name)  # a killed run's (none other writes this output now)
@@ -62,7 +69,8 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
         with open(raw, "wb") as zf:
             err_csv = csv.writer(ef, lineterminator="\n")
             err_csv.writerow(["line", "input", "reason"])
-            for batch, res in encoded_chunks(iter_smiles(path, column), model.grammar, model.max_len, chunk, workers):
+            for batch, res in encoded_chunks(iter_smiles(path, column), model.grammar, model.max_len, chunk, workers,
+                                             *prep):
                 _write_chunk(model, batch, res, zf, err_csv, report, counts)
                 if progress:
                     progress(counts["rows"], total)
@@ -70,7 +78,8 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
             raise ValueError(f"{path}: no SMILES in the file")
         _finish(raw, out, counts["rows"], d)
     n = counts["rows"]
-    return EncodeSummary(n, n - counts["failed"], counts["failed"], counts["mixtures"], d)
+    return EncodeSummary(n, n - counts["failed"], counts["failed"], counts["mixtures"], d, counts["prepared"],
+                         counts["unseen"])
 
 
 def _write_chunk(model, batch, res, zf, err_csv, report, counts) -> None:
@@ -78,8 +87,11 @@ def _write_chunk(model, batch, res, zf, err_csv, report, counts) -> None:
     if res.ok.any():
         Z[res.ok] = model.encode_ids(res.X[res.ok])
     zf.write(Z.tobytes())
-    problems = [(i, s, why) for i, s, why in res.errors] + [(i, s, MIXTURE.format(kept))
-                                                           for i, s, kept in res.mixtures]
+    from grammarvae.models.gvae import UNSEEN
+
+    unseen = [(i, s, UNSEEN.format(what)) for i, s, what in model.unseen(res, [r.smiles for r in batch])]
+    problems = ([(i, s, why) for i, s, why in res.errors] + [(i, s, MIXTURE.format(kept)) for i, s, kept in res.mixtures]
+                + list(res.prepared) + unseen)
     for i, s, why in sorted(problems):
         err_csv.writerow([batch[i].line, s, why])
         if report:
@@ -87,6 +99,8 @@ def _write_chunk(model, batch, res, zf, err_csv, report, counts) -> None:
     counts["rows"] += len(batch)
     counts["failed"] += len(res.errors)
     counts["mixtures"] += len(res.mixtures)
+    counts["prepared"] += len(res.prepared)
+    counts["unseen"] += len(unseen)
 
 
 def _finish(raw: Path, out: Path, n: int, d: int) -> None:

@@ -8,8 +8,9 @@ came out and how close it is.
     'RDKit cannot read it (bad syntax or valence)'
 
 A molecule comes back when the decoded molecule is the one encoded: the same canonical
-isomeric SMILES as the input, or as its largest fragment for a salt or mixture (what the
-model encodes). The similarity is `grammarvae.metrics.tanimoto` (Morgan fingerprints, radius 2,
+isomeric SMILES as the input, or as what the model encoded of it: the largest fragment of a
+salt or mixture, and the input without charges or stereo marks where the model removes them
+(`GrammarVAE.preparation`: the MOSES model, which saw neither, does by default; `note` says so). The similarity is `grammarvae.metrics.tanimoto` (Morgan fingerprints, radius 2,
 2,048 bits, as the Grammar VAE literature reports it).
 """
 
@@ -32,16 +33,25 @@ class Reconstruction(NamedTuple):
     same: bool              # decoded is the molecule encoded
     similarity: float       # Tanimoto of encoded and decoded (NaN when not encoded)
     reason: str | None      # why it could not be encoded
+    note: str | None = None  # what was removed before encoding, and what the model never saw in training
 
 
 def reconstruct(model, smiles: Sequence[str], beam_width: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[Reconstruction]:
-    """Per molecule: encoded to its latent mean, decoded greedily (or by a beam of
+                progress: Callable[[int, int], None] | None = None, neutralize: bool | None = None,
+                strip_stereo: bool | None = None) -> list[Reconstruction]:
+    """Per molecule: encoded to its latent mean (charges and stereo kept or removed as
+    `model.preparation(neutralize, strip_stereo)` says), decoded greedily (or by a beam of
     `beam_width`), and compared; inputs the model cannot read keep their row with the reason."""
+    from grammarvae.models.gvae import UNSEEN
+
     smiles = list(smiles)
-    res = model.encode_checked(smiles)
+    res = model.encode_checked(smiles, neutralize=neutralize, strip_stereo=strip_stereo)
     why = {i: reason for i, _, reason in res.errors}
-    kept = {i: fragment for i, _, fragment in res.mixtures}
+    notes: dict[int, list[str]] = {}
+    for i, _, what in res.prepared:
+        notes.setdefault(i, []).append(what)
+    for i, _, what in res.unseen:
+        notes.setdefault(i, []).append(UNSEEN.format(what))
     ok = np.flatnonzero(np.isfinite(res.Z).all(axis=1))
     decoded = dict(zip(ok.tolist(), model.decode(res.Z[ok], beam_width=beam_width, progress=progress)))
     out = []
@@ -49,9 +59,9 @@ def reconstruct(model, smiles: Sequence[str], beam_width: int | None = None,
         if i not in decoded:
             out.append(Reconstruction(s, None, None, False, math.nan, why.get(i, "could not be encoded")))
             continue
-        target = kept.get(i) or canonical(s)
+        target = canonical(res.standard[i])
         out.append(Reconstruction(s, target, decoded[i], canonical(decoded[i]) == target,
-                                  tanimoto(target, decoded[i]), None))
+                                  tanimoto(target, decoded[i]), None, "; ".join(notes.get(i, ())) or None))
     return out
 
 

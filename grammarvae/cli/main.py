@@ -44,6 +44,16 @@ def _add_beam_width(p) -> None:
                    help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
 
 
+def _add_preparation(p: argparse.ArgumentParser) -> None:
+    """--neutralize and --strip-stereo, each with its --no- form; neither given: the model's
+    default (removed where the model saw none in training: GrammarVAE.preparation)."""
+    default = "default: yes if the model saw none in training (the moses model), else no"
+    p.add_argument("--neutralize", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"neutralise charges a proton can take or give before encoding ({default})")
+    p.add_argument("--strip-stereo", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"remove tetrahedral and double-bond stereo marks before encoding ({default})")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="grammarvae", description="The Grammar VAE for molecules.",
                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="a .smi/.txt file (one SMILES per line), .csv or .tsv (gzip ok), or - for standard input")
     p.add_argument("-o", "--output", help="latents.npy or latents.csv (default: INPUT.latents.npy)")
     p.add_argument("--column", help="SMILES column of a CSV or TSV (default: smiles/SMILES)")
-    p.add_argument("--errors", help="write failures as CSV: line, input, reason")
+    p.add_argument("--errors", help="write failures and notes (salts, what was removed, what the model never saw) "
+                                    "as CSV: line, input, reason")
+    _add_preparation(p)
     _add_common(p)
     p.set_defaults(func=cmd_encode)
 
@@ -119,11 +131,12 @@ def _parser() -> argparse.ArgumentParser:
             "grammarvae reconstruct drugs.smi -o back.csv --image back.png")
     p.add_argument("input", help="molecules (.smi/.txt or .csv/.tsv, gzip ok)")
     p.add_argument("-o", "--output", help="a CSV, one row per input: line, input, encoded, decoded, same, "
-                                          "similarity, reason (default: standard output)")
+                                          "similarity, reason, note (default: standard output)")
     p.add_argument("--column", help="SMILES column of a CSV")
     _add_beam_width(p)
     p.add_argument("--image", help="also a picture of the pairs, each molecule beside what came back "
                                    "(.png or .svg; the first 50)")
+    _add_preparation(p)
     _add_common(p)
     p.set_defaults(func=cmd_reconstruct)
 
@@ -340,6 +353,12 @@ def cmd_parse(args) -> int:
         refused, written = model.decoder_engine.replay(X)
         print(f"its decoder can write it: {written[0]}" if refused[0] < 0 else
               f"its decoder cannot write it: step {refused[0]}, {g.productions[X[0, refused[0]]]}, is refused")
+        if model.trained_productions is not None:
+            from grammarvae.scope import describe, unseen
+
+            missing = unseen(X[0], model.trained_productions)
+            print(f"the model never saw in training: {describe(g, missing)} (it may not come back as written)"
+                  if missing else "the model saw every production of it in training")
     return 0 if back == args.smiles else 1
 
 
@@ -359,11 +378,15 @@ def cmd_encode(args) -> int:
         try:
             s = encode_to_file(model, args.input, out, column=args.column, errors=args.errors,
                                report=lambda line, smiles, why: bar.write(f"{args.input}:{line}: {shown(smiles)}: {why}"),
-                               progress=bar.update)
+                               progress=bar.update, neutralize=args.neutralize, strip_stereo=args.strip_stereo)
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
     mixtures = (f"; {s.mixtures} {'salt or mixture' if s.mixtures == 1 else 'salts or mixtures'} encoded as "
                 f"the largest fragment" if s.mixtures else "")
+    if s.prepared:
+        mixtures += f"; {s.prepared} encoded without their charges or stereo marks (--neutralize, --strip-stereo)"
+    if s.unseen:
+        mixtures += f"; {s.unseen} hold what the model never saw in training"
     print(f"encoded {s.encoded} of {s.rows}, failed {s.failed}{mixtures}; "
           f"latents ({s.rows} x {s.latent_dim}, NaN rows for failures) in {out}", file=sys.stderr)
     return 1 if s.failed else 0
@@ -518,13 +541,14 @@ def cmd_reconstruct(args) -> int:
     model = _model(args)
     with Bar("reconstructing") as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # salts: the encoded column says what was encoded
-        result = reconstruct(model, [r.smiles for r in rows], beam_width=args.beam_width, progress=bar.update)
+        result = reconstruct(model, [r.smiles for r in rows], beam_width=args.beam_width, progress=bar.update,
+                             neutralize=args.neutralize, strip_stereo=args.strip_stereo)
     text = io.StringIO()
     w = csv.writer(text, lineterminator="\n")
-    w.writerow(["line", "input", "encoded", "decoded", "same", "similarity", "reason"])
+    w.writerow(["line", "input", "encoded", "decoded", "same", "similarity", "reason", "note"])
     for row, r in zip(rows, result):
         w.writerow([row.line, r.input, r.encoded or "", r.decoded or "", "yes" if r.same else "no",
-                    "" if r.encoded is None else f"{r.similarity:.3f}", r.reason or ""])
+                    "" if r.encoded is None else f"{r.similarity:.3f}", r.reason or "", r.note or ""])
     _write_lines(text.getvalue().splitlines(), args.output)
     for row, r in zip(rows, result):
         if r.reason:
