@@ -11,6 +11,9 @@
 - mw: molecular weight (`rdkit.Chem.Descriptors.MolWt`), g/mol.
 - penalized_logp: logP - SA - ring penalty, each term standardised (`PenalizedLogP`): the
   target of the Grammar VAE, SD-VAE and JT-VAE Bayesian optimisation experiments.
+- penalized_logp_raw: the same three terms summed as they are, unstandardised: the scale of
+  JT-VAE's similarity-constrained optimisation (its 800 test molecules are listed with these
+  values) and of the papers that report that task since.
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ ZINC250K_STATS = {
 class PenalizedLogP:
     """Penalised logP: (logP - m1)/s1 + (-SA - m2)/s2 + (-ring_penalty - m3)/s3, the means m and
     standard deviations s of each term over training molecules (`stats`, by default ZINC-250k's
-    as the papers use; `standardized_on(smiles)` takes another set's).
+    as the papers use; `standardized_on(smiles)` takes another set's); with
+    ``standardize=False`` the plain sum logP - SA - ring_penalty.
 
         >>> PenalizedLogP()(Chem.MolFromSmiles("CCCCCCCC"))
     """
 
     stats: dict = field(default_factory=lambda: dict(ZINC250K_STATS))
+    standardize: bool = True
 
     @staticmethod
     def terms(mol) -> tuple[float, float, float]:
@@ -67,6 +72,8 @@ class PenalizedLogP:
         return Crippen.MolLogP(mol), -_sa_score(mol), -float(ring_penalty(mol))
 
     def __call__(self, mol) -> float:
+        if not self.standardize:
+            return float(sum(self.terms(mol)))
         return float(sum((t - m) / s for t, (m, s) in zip(self.terms(mol), self.stats.values())))
 
     @classmethod
@@ -86,6 +93,7 @@ PROPERTIES: dict[str, Callable] = {
     "sa": _sa_score,
     "mw": Descriptors.MolWt,
     "penalized_logp": PenalizedLogP(),
+    "penalized_logp_raw": PenalizedLogP(standardize=False),
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
                   "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()",
-                  "run = optimize(vae, start", "ids = g.parse(\"c1ccccc1O\")", "x_train = "]
+                  "run = optimize(vae, start", "runs = improve(vae", "ids = g.parse(\"c1ccccc1O\")", "x_train = "]
 
 
 def block(marker: str) -> str:
@@ -33,6 +33,13 @@ def test_readme_block_runs(marker, capsys, tmp_path, monkeypatch):
         printed = capsys.readouterr().out
         molecules = ast.literal_eval(printed.strip())  # the block prints a list of four SMILES
         assert len(molecules) == 4 and all(Chem.MolFromSmiles(s) is not None for s in molecules)
+    elif "improve" in marker:
+        printed = capsys.readouterr().out.strip().splitlines()
+        assert len(printed) == 3 and len(namespace["runs"]) == 2
+        for run in namespace["runs"]:            # a best decode is similar enough and better
+            best = run.best(0.4)
+            assert best is None or (best.similarity >= 0.4 and best.score > run.start_score)
+        assert ast.literal_eval(printed[-1])["molecules"] == 2
     elif "optimize" in marker:
         import csv
 

@@ -2,13 +2,16 @@
 
 - `LatentGP`: a sparse Gaussian-process property model on latent points (GPy).
 - `optimize`: Bayesian optimisation of a property, the Grammar VAE paper's loop.
+- `improve`, `summarize`: given molecules improved by gradient ascent under a similarity
+  constraint (JT-VAE's constrained optimisation).
 - `attribute_vector`, `property_direction`, `direction_of`, `shift`: latent attribute vectors
   and a molecule moved along one.
 """
 
 from grammarvae.design.attributes import attribute_vector, direction_of, property_direction, shift
 from grammarvae.design.bayesopt import Optimization, Proposal, expected_improvement, optimize
+from grammarvae.design.constrained import Improvement, Step, improve, summarize
 from grammarvae.design.gp import LatentGP
 
-__all__ = ["LatentGP", "Optimization", "Proposal", "attribute_vector", "direction_of", "expected_improvement",
-           "optimize", "property_direction", "shift"]
+__all__ = ["Improvement", "LatentGP", "Optimization", "Proposal", "Step", "attribute_vector", "direction_of",
+           "expected_improvement", "improve", "optimize", "property_direction", "shift", "summarize"]

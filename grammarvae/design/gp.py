@@ -68,6 +68,12 @@ class LatentGP:
         mean, var = (self._gp.predict if noise else self._gp.predict_noiseless)(Z)
         return mean[:, 0] * self.y_std + self.y_mean, np.sqrt(np.maximum(var[:, 0], 0.0)) * self.y_std
 
+    def gradient(self, Z) -> np.ndarray:
+        """The gradient of the predictive mean with respect to each latent point, (n, d), in the
+        property's units per latent unit: the direction gradient ascent in the latent space takes."""
+        Z = self._check(Z)
+        return self._gp.predictive_gradients(Z)[0][:, :, 0] * self.y_std
+
     def log_likelihood(self, Z, y) -> float:
         """Mean predictive log density of held-out targets y at Z (nats per point, in y's units)."""
         Z, y = _finite_pairs(self._check(Z), y)
