@@ -316,3 +316,40 @@ def test_shift_prints_each_step_with_its_property(tmp_path, model_path, capsys):
     np.testing.assert_allclose([float(v) for _, _, v, _ in lines], score([s for *_, s in lines], "logp").values,
                                atol=1e-3)
     assert Image.open(image).size == (500, 500)  # 3 molecules: the near-square grid of 2 + 1
+
+
+def test_improve_prints_better_similar_molecules_and_writes_every_decode(tmp_path, model_path, capsys):
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from grammarvae.properties import score
+
+    data = tmp_path / "data.smi"
+    data.write_text("CCO\nCCCCCCCC\nc1ccccc1O\nCCCCCCCCCCCC\nOCC(O)CO\nCC(=O)O\nc1ccc2ccccc2c1\nCCN\nCCCl\nOC=O\n")
+    out, image = tmp_path / "improved.csv", tmp_path / "pairs.png"
+    code, stdout, err = run(["improve", "OCC(O)CO", "CCN", "--property", "logp", "--similarity", "0", "--steps", "4",
+                             "--samples", "1", "--data", str(data), "--inducing", "4", "-o", str(out),
+                             "--image", str(image), "--model", model_path], capsys)
+    assert code == 0, err
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["start"] for r in rows} == {"OCC(O)CO", "CCN"}
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    fp = lambda s: gen.GetFingerprint(Chem.MolFromSmiles(s))  # noqa: E731
+    decoded = [r for r in rows if r["smiles"]]
+    for r in decoded:
+        assert float(r["similarity"]) == pytest.approx(DataStructs.TanimotoSimilarity(fp(r["start"]), fp(r["smiles"])),
+                                                       abs=1e-4)
+        assert 1 <= int(r["step"]) <= 4
+    np.testing.assert_allclose([float(r["score"]) for r in decoded], score([r["smiles"] for r in decoded], "logp").values,
+                               rtol=1e-5)
+    better = {(r["start"], r["smiles"]) for r in decoded if float(r["score"]) > float(r["start_score"])}
+    printed = [line.split() for line in stdout.splitlines() if line.startswith("  ") and "none better" not in line]
+    assert all(p[0] == f"{float(p[0]):.3f}" and len(p) == 7 for p in printed)
+    assert len(printed) == sum(min(3, sum(1 for s, _ in better if s == start)) for start in ("OCC(O)CO", "CCN"))
+    assert Image.open(image).format == "PNG" or not better
+
+
+def test_improve_refuses_a_molecule_it_cannot_read_by_its_place(model_path, capsys):
+    code, _, err = run(["improve", "CCO", "C1CC", "--model", model_path], capsys)
+    assert code == 2 and "molecule 2 'C1CC'" in err and "Traceback" not in err

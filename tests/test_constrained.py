@@ -119,3 +119,11 @@ def test_raw_penalized_logp_rises_on_the_bundled_model_along_a_gp_gradient():
     best = runs[0].best(0.0)
     assert best is not None and best.score > runs[0].start_score
     assert best.score == pytest.approx(score([best.smiles], "penalized_logp_raw").values[0])
+
+
+def test_a_property_model_needs_two_molecules_that_score():
+    from grammarvae import GrammarVAE
+    from grammarvae.design import property_model
+
+    with pytest.raises(ValueError, match="at least 2 molecules that encode and score, got 1"):
+        property_model(GrammarVAE(preset="tiny", seed=0), "logp", ["CCO", "C1CC"])

@@ -216,6 +216,25 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.set_defaults(func=cmd_optimize)
 
+    p = cmd("improve", "improve molecules' property while keeping them similar (JT-VAE's constrained task)",
+            "grammarvae improve 'CC(=O)Nc1ccc(O)cc1' --property penalized_logp_raw --similarity 0.4 --model zinc")
+    p.add_argument("smiles", nargs="+", type=text, help="the molecules to improve")
+    p.add_argument("--property", default="penalized_logp_raw", choices=list(PROPERTIES),
+                   help="the property to raise (default: penalized_logp_raw, JT-VAE's scale)")
+    p.add_argument("--similarity", type=fraction, default=0.4,
+                   help="Tanimoto similarity to the start a result must keep, in [0, 1) (default: 0.4)")
+    p.add_argument("--steps", type=count(1), default=80, help="gradient steps per path (default: 80)")
+    p.add_argument("--samples", type=count(0), default=1,
+                   help="sampled decodes per point besides the greedy one (default: 1)")
+    p.add_argument("--data", help="molecules to fit the property model to (default: 2,000 of the model's prior samples)")
+    p.add_argument("--column", help="SMILES column of a CSV --data")
+    p.add_argument("--inducing", type=count(1), default=500, help="the sparse GP's inducing points (default: 500)")
+    p.add_argument("--top", type=count(1), default=3, help="results printed per molecule (default: 3)")
+    p.add_argument("-o", "--output", help="CSV, one row per molecule decoded (start, smiles, score, similarity, step)")
+    p.add_argument("--image", help="also a picture of each molecule beside its best result (.png or .svg)")
+    _add_common(p)
+    p.set_defaults(func=cmd_improve)
+
     p = cmd("shift", "move a molecule along a property's direction in the latent space",
             "grammarvae shift 'CC(=O)Nc1ccc(O)cc1' --property logp --steps 6 --image shift.png")
     p.add_argument("smiles", type=text)
@@ -639,6 +658,46 @@ def cmd_optimize(args) -> int:
         curve(args.plot, range(args.iterations + 1), {"best so far": run.best_per_iteration()},
               xlabel="iteration (0: the data set)", ylabel=args.property, title=f"Bayesian optimisation of {args.property}")
         print(f"wrote plot {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_improve(args) -> int:
+    from grammarvae.design import improve, property_model, write_improvements
+
+    check_output(args.output, (".csv",), "-o")
+    check_output(args.image, IMAGE, "--image")
+    check_memory(args.steps * 3 * (1 + args.samples), "--steps x --samples", bytes_each=MOLECULE_BYTES)
+    model = _model(args)
+    data = [r.smiles for r in _rows(args.data, args.column) if r.smiles] if args.data else None
+    with _named_inputs(**{f"molecule {i + 1}": s for i, s in enumerate(args.smiles)}):
+        model.encode(args.smiles)  # a molecule the model cannot read is refused before the work
+    with Bar(f"fitting the {args.property} model") as bar:
+        try:
+            gp = property_model(model, args.property, data, num_inducing=args.inducing, seed=args.seed,
+                                progress=bar.update)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    with Bar("improving") as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a salt's note was given above
+        runs = improve(model, args.smiles, gp, args.property, steps=args.steps, samples=args.samples,
+                       seed=args.seed, progress=bar.update)
+    if args.output:
+        write_improvements(runs, args.output)
+        print(f"wrote {sum(len(r.path) for r in runs)} decoded molecules to {args.output}", file=sys.stderr)
+    pairs = []
+    for r in runs:
+        print(f"{r.start}  {args.property} {r.start_score:.3f}")
+        best = r.ranked(args.similarity)[:args.top]
+        if not best:
+            print(f"  none better at similarity >= {args.similarity:g} "
+                  f"(of {len(r.path)} molecules decoded; try more --steps or --samples, or a lower --similarity)")
+        for s in best:
+            print(f"  {s.score:8.3f}  {s.score - r.start_score:+7.3f}  similarity {s.similarity:.2f}  step {s.step:3d}  {s.smiles}")
+        if best:
+            pairs += [(r.start, f"start: {r.start_score:.2f}"),
+                      (best[0].smiles, f"{best[0].score:.2f} ({best[0].score - r.start_score:+.2f}), "
+                                       f"similarity {best[0].similarity:.2f}")]
+    _image(model, [s for s, _ in pairs], args.image, [t for _, t in pairs], per_row=2)
     return 0
 
 

@@ -54,17 +54,22 @@ def shift(model, smiles: str, direction, steps: int = 6, scale: float = 2.0) -> 
     return list(zip(t.tolist(), model.decode(z0 + t[:, None] * direction)))
 
 
-def direction_of(model, target: str, smiles=None, n: int = 2000, seed: int = 0, fraction: float = 0.2,
-                 progress=None) -> np.ndarray:
-    """`property_direction` of property `target` (a `grammarvae.properties` name) over the
-    latent means of `smiles`, or, without them, over `n` prior points z ~ N(0, I) (seeded)
-    scored on their greedy decodes: the model's own latent space, no data needed."""
+def scored_latents(model, target: str, smiles=None, n: int = 2000, seed: int = 0, progress=None):
+    """Latent points and their `target` values (a `grammarvae.properties` name): the latent
+    means of `smiles` (NaN rows and values where one fails), or, without them, `n` prior points
+    z ~ N(0, I) (seeded) scored on their greedy decodes: the model's own latent space, no data
+    needed."""
     from grammarvae.properties import score
 
     if smiles is not None:
         Z = model.encode_checked(list(smiles), progress=progress).Z
-        values = score(list(smiles), target).values
-    else:
-        Z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype("float32")
-        values = score(model.decode(Z, progress=progress), target).values
-    return property_direction(Z, values, fraction)
+        return Z, score(list(smiles), target).values
+    Z = np.random.default_rng(seed).standard_normal((n, model.latent_dim)).astype("float32")
+    return Z, score(model.decode(Z, progress=progress), target).values
+
+
+def direction_of(model, target: str, smiles=None, n: int = 2000, seed: int = 0, fraction: float = 0.2,
+                 progress=None) -> np.ndarray:
+    """`property_direction` of property `target` over `scored_latents(model, target, smiles, n,
+    seed)`: the latent means of `smiles`, or `n` seeded prior points scored on their decodes."""
+    return property_direction(*scored_latents(model, target, smiles, n, seed, progress), fraction)

@@ -1,9 +1,10 @@
 """Improving given molecules under a similarity constraint: JT-VAE's constrained optimisation.
 
-    >>> gp = LatentGP(num_inducing=500, seed=0).fit(Z_train, score(train, "penalized_logp_raw").values)
+    >>> gp = property_model(model, "penalized_logp_raw", train_smiles)   # a LatentGP on their latents
     >>> runs = improve(model, starts, gp, "penalized_logp_raw", steps=80, step_size=(0.002, 0.01, 0.05))
     >>> runs[0].best(0.4)                 # Step(smiles, score, similarity, step) or None
     >>> summarize(runs, 0.4)              # success share, improvement and similarity
+    >>> write_improvements(runs, "improved.csv")   # one row per molecule decoded
 
 Each start molecule is encoded to its latent mean and moved `steps` times up the gradient of
 the property model's predictive mean (`LatentGP.gradient`), `step_size` times the gradient a
@@ -18,12 +19,16 @@ ZINC test molecules of lowest penalised logP (unstandardised), 80 steps, with de
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from grammarvae.chem import canonical
+from grammarvae.design.attributes import scored_latents
+from grammarvae.design.gp import LatentGP
+from grammarvae.files import writing
 from grammarvae.metrics import tanimoto
 from grammarvae.properties import score
 
@@ -47,11 +52,26 @@ class Improvement:
     start_score: float
     path: list = field(default_factory=list)
 
+    def ranked(self, delta: float = 0.0) -> list[Step]:
+        """The decodes with similarity at least `delta` and a score above the start's, best first."""
+        return sorted((s for s in self.path if s.similarity >= delta and s.score > self.start_score),
+                      key=lambda s: -s.score)
+
     def best(self, delta: float = 0.0) -> Step | None:
-        """The decode of highest score with similarity at least `delta` and a score above the
-        start's; None when there is none."""
-        allowed = [s for s in self.path if s.similarity >= delta and s.score > self.start_score]
-        return max(allowed, key=lambda s: s.score, default=None)
+        """The first of `ranked(delta)`; None when there is none."""
+        ranked = self.ranked(delta)
+        return ranked[0] if ranked else None
+
+
+def property_model(model, target: str, smiles: Sequence[str] | None = None, n: int = 2000, num_inducing: int = 500,
+                   seed: int = 0, progress: Callable[[int, int], None] | None = None) -> LatentGP:
+    """A sparse GP of `target` on the latent means of `smiles` (those that encode and score),
+    or, without them, on `n` seeded prior points scored on their greedy decodes."""
+    Z, y = scored_latents(model, target, smiles, n, seed, progress)
+    keep = np.isfinite(np.asarray(Z, dtype="float64")).all(1) & np.isfinite(y)
+    if keep.sum() < 2:
+        raise ValueError(f"the property model needs at least 2 molecules that encode and score, got {int(keep.sum())}")
+    return LatentGP(num_inducing=min(num_inducing, int(keep.sum())), seed=seed).fit(Z[keep], y[keep])
 
 
 def improve(model, smiles: Sequence[str], property_model, target: str = "penalized_logp_raw", steps: int = 80,
@@ -125,3 +145,16 @@ def summarize(runs: Sequence[Improvement], delta: float) -> dict:
             "similarity": float(sims.mean()) if len(sims) else float("nan"),
             "similarity_std": float(sims.std()) if len(sims) else float("nan"),
             "improvement_all": float(gains.sum() / n) if n else float("nan")}
+
+
+def write_improvements(runs: Sequence[Improvement], path) -> None:
+    """One row per molecule decoded: start, start_score, smiles, score, similarity, step, best
+    first within each start (a start with no decode: one row with the decode columns empty)."""
+    with writing(path, newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["start", "start_score", "smiles", "score", "similarity", "step"])
+        for r in runs:
+            start = [r.start, "" if np.isnan(r.start_score) else f"{r.start_score:.6g}"]
+            for s in sorted(r.path, key=lambda s: -s.score) or [None]:
+                w.writerow(start + (["", "", "", ""] if s is None else
+                                    [s.smiles, f"{s.score:.6g}", f"{s.similarity:.4f}", s.step]))
