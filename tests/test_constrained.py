@@ -107,7 +107,7 @@ def test_raw_penalized_logp_rises_on_the_bundled_model_along_a_gp_gradient():
     from grammarvae import GrammarVAE
     from grammarvae.design import LatentGP
 
-    pretrained = GrammarVAE.pretrained()
+    pretrained = GrammarVAE.pretrained("moses")
     train = ["CCOC(=O)c1ccc(NC(=O)C2CC2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(Nc1ccccc1)c1ccco1",
              "CC(C)Cc1ccc(C(C)C(=O)O)cc1", "COc1ccc(CCN)cc1", "Clc1ccc(Cl)c(Cl)c1", "CCCCCCCCc1ccccc1",
              "OCC(O)CO", "NC(=O)CN", "c1ccc2ccccc2c1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CCOC(=O)c1ccccc1"]

@@ -21,7 +21,7 @@ MOLECULES = ["CC(=O)Nc1ccc(O)cc1", "C1CC", "[Na+].CC(=O)[O-]", "CN1CCC[C@H]1c1cc
 def model():
     from grammarvae import GrammarVAE
 
-    return GrammarVAE.pretrained()
+    return GrammarVAE.pretrained("moses")
 
 
 def _tanimoto(a, b):  # written apart from the package's: bit vectors from the older RDKit call

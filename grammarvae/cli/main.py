@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
         p.add_argument("--model", help="a bundled model, zinc or moses, or a .keras GrammarVAE file "
-                                       "(default: the bundled moses model)")
+                                       "(default: the bundled zinc model)")
     p.add_argument("--seed", type=count(0), default=0, help="random seed, >= 0 (default: 0)")
 
 

@@ -74,7 +74,7 @@ DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its ow
 # The bundled models by name (data/MODEL_CARD.md has a section for each), and the one used
 # when none is named (README, "The bundled models": the one that gives back more of what users bring).
 PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
-DEFAULT_MODEL = "moses"
+DEFAULT_MODEL = "zinc"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
 UNSEEN = "holds what the model never saw in training ({}): it may not come back as written"
 DRAW_ROUNDS = 10  # sampling only distinct or filtered molecules: rounds of n points drawn at most
