@@ -242,6 +242,9 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
     longest row, rounded up to LENGTH_QUANTUM steps: the steps cut are padding, which the
     masked loss scores as exactly 0, so the loss is the same and the work far less.
     """
+    from grammarvae.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     idx = np.arange(len(X)) if index is None else np.asarray(index)
@@ -300,6 +303,9 @@ def _lean_options():
     they take cores from the training step (fit on one fixed batch of 128 ran at 1.02 s a
     batch with them, 0.61 s without, measured by hand on the idle CPU). A batch is one small
     gather and one-hot."""
+    from grammarvae.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     options = tf.data.Options()

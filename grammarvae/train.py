@@ -21,7 +21,11 @@ import sys
 import time
 from pathlib import Path
 
-import keras
+from grammarvae.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+import keras  # noqa: E402
 import numpy as np
 
 from grammarvae.data import encode_file, make_dataset, ok_path, split_indices, write_errors

@@ -26,3 +26,24 @@ def test_every_package_folder_is_listed_in_setup_cfg():
             name = ".".join(filter(None, [mapped.get(first, first), rest.replace("/", ".")]))
             found.add(name)
     assert found - listed == set(), f"package folders not in setup.cfg: {sorted(found - listed)}"
+
+
+def test_the_library_keeps_tensorflows_start_up_lines_off_stderr():
+    """TensorFlow 2.21 writes its oneDNN and absl lines to descriptor 2 whatever
+    TF_CPP_MIN_LOG_LEVEL says; a library user loading and calling a model sees none of them."""
+    import subprocess
+    import sys
+
+    code = ("from grammarvae import GrammarVAE\n"
+            "m = GrammarVAE.pretrained('moses')\n"
+            "print(m.decode(m.encode(['CCO']))[0])\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip(), "no molecule decoded"
+    assert "oneDNN" not in done.stderr and "absl" not in done.stderr, done.stderr
+    # the same lines do reach stderr when TensorFlow is imported plainly: the test can fail
+    plain = subprocess.run([sys.executable, "-P", "-c", "import tensorflow"], capture_output=True, text=True,
+                           env=env, timeout=300)
+    if "oneDNN" not in plain.stderr and "absl" not in plain.stderr:
+        pytest.skip("this TensorFlow writes no start-up lines, so there is nothing to keep off")

@@ -23,6 +23,7 @@ from grammarvae.cli.checks import (BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageErr
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
 from grammarvae.files import OutputBusy, check_distinct, write_text, writing
+from grammarvae.quiet import import_tensorflow_quietly
 
 IMAGE = (".png", ".svg")
 
@@ -257,23 +258,8 @@ def _glossary() -> str:
     return "\n".join(f"  {name:28s} {text}" for name, text in GLOSSARY.items())
 
 
-def _quiet_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up log lines kept off the terminal."""
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _model(args):
-    _quiet_tensorflow()
+    import_tensorflow_quietly()
     from grammarvae.models.gvae import GrammarVAE
 
     try:
@@ -585,7 +571,7 @@ def cmd_train(args) -> int:
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
     check_output(args.output, (".keras",), "-o")
-    _quiet_tensorflow()  # only now: the checks above answer at once
+    import_tensorflow_quietly()  # only now: the checks above answer at once
     from grammarvae.train import TrainingDiverged, train
 
     try:
