@@ -307,6 +307,97 @@ def test_a_full_disk_is_one_line_and_the_earlier_output_stays(tmp_path, tiny):
     assert out.read_text() == "earlier\n" and _leftovers(tmp_path) == []
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """mount(size): a real file system of that size (tmpfs, "256k"), where the test may mount one."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        disk = tmp_path / f"disk{len(mounted)}"
+        disk.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({(r.stderr or r.stdout).strip() or 'mount failed'}): "
+                        "the full-disk cases run only where the tests may mount one")
+        mounted.append(disk)
+        return disk
+
+    yield mount
+    for disk in mounted:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """Fill the disk until at most `leave` bytes are free; the filler's path."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize > leave:
+                f.write(b"\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.parametrize("command", ["sample", "encode", "decode"])
+def test_a_real_full_disk_is_one_line_and_the_earlier_output_stays(small_disk, tmp_path, tiny, command):
+    disk = small_disk("256k")
+    (tmp_path / "in.smi").write_text("\n".join(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"] * 2000) + "\n")
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=(3000, 8)).astype("float32"))
+    out = disk / ("z.npy" if command == "encode" else "out.smi")
+    earlier = b"\x93NUMPY earlier" if command == "encode" else b"earlier\n"
+    out.write_bytes(earlier)
+    _fill(disk, leave=8192)
+    args = {"sample": ["sample", "-n", "3000"], "encode": ["encode", str(tmp_path / "in.smi")],
+            "decode": ["decode", str(tmp_path / "z.npy")]}[command]
+    p = _cli([*args, "-o", str(out), "--model", str(tiny)])
+    _, err = p.communicate(timeout=300)
+    lines = err.strip().splitlines()
+    assert p.returncode == 2 and "Traceback" not in err, err
+    assert lines[-1].startswith(f"grammarvae {command}: error: No space left on device"), err
+    assert out.read_bytes() == earlier and _leftovers(disk) == []
+
+
+def test_train_on_a_full_disk_stops_in_one_line_and_resumes_once_there_is_room(small_disk, tmp_path):
+    """The checkpoint, log and backup of a run on a disk that fills up: the earlier epoch's files
+    stay whole, and the run resumes from them when space is freed."""
+    disk = small_disk("2m")
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OC(=O)c1ccccc1", "CNC"]
+    (tmp_path / "in.smi").write_text("\n".join(smiles * 10) + "\n")
+    first = tmp_path / "first"
+    first.mkdir()
+    args = ["--preset", "tiny", "--steps-per-epoch", "2", "--batch-size", "8"]
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "train", str(tmp_path / "in.smi"), "-o",
+                        str(first / "m.keras"), "--epochs", "1", *args], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    size = sum(f.stat().st_size for f in first.rglob("*") if f.is_file())
+    assert size < 1_000_000, f"the tiny run's files take {size} bytes: make the disk larger"
+    for f in first.iterdir():  # the run so far, moved onto the small disk
+        if f.is_file():
+            (disk / f.name).write_bytes(f.read_bytes())
+        else:
+            (disk / f.name).mkdir()
+            for g in f.iterdir():
+                (disk / f.name / g.name).write_bytes(g.read_bytes())
+    before = {f.relative_to(disk): f.read_bytes() for f in disk.rglob("*") if f.is_file()}
+    filler = _fill(disk, leave=4096)
+    resume = [sys.executable, "-m", "grammarvae.cli.main", "train", str(tmp_path / "in.smi"), "-o",
+              str(disk / "m.keras"), "--epochs", "2", "--resume", *args]
+    r = subprocess.run(resume, capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir())
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert "No space left on device" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    after = {f.relative_to(disk): f.read_bytes() for f in disk.rglob("*") if f.is_file() and f != filler}
+    assert after == before, sorted(set(after) ^ set(before))
+    filler.unlink()
+    r = subprocess.run(resume, capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir())
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = (disk / "m.log.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == [0, 1], rows
+    assert _leftovers(disk) == []
+
+
 def test_a_second_train_on_one_output_is_refused(tmp_path):
     from grammarvae.train import train
 
