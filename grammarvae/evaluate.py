@@ -14,6 +14,17 @@ import numpy as np
 from grammarvae.data import encode_smiles
 from grammarvae.metrics import mean_similarity, reconstruction_accuracy, sample_metrics, step_accuracy
 
+def draw(rows: Sequence, limit: int | None, seed: int = 0) -> list:
+    """At most `limit` of `rows`, drawn at random (seeded) and kept in their order: a file's
+    first rows are no sample of it when the file is ordered (the MOSES test file's mean SA
+    rises from its first tenth to its last), so a limited reference set is a random draw."""
+    rows = list(rows)
+    if limit is None or limit >= len(rows):
+        return rows
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
+    return [rows[i] for i in keep]
+
+
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,
              sampled_protocol: int = 0, prior_decoding: str = "greedy") -> dict:

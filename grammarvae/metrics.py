@@ -15,23 +15,22 @@ from rdkit.Chem import rdFingerprintGenerator
 from grammarvae.chem import canonical
 
 
-def internal_diversity(smiles: Sequence[str], radius: int = 2, n_bits: int = 2048) -> float:
-    """Mean pairwise Tanimoto distance of Morgan fingerprints (MOSES IntDiv1); nan below 2 molecules."""
+def internal_diversity(smiles: Sequence[str], p: int = 1, radius: int = 2, n_bits: int = 1024) -> float:
+    """MOSES's IntDiv_p: 1 - mean over molecules i of (mean over all j, i itself included, of
+    T(i, j)^p)^(1/p), T the Tanimoto similarity of Morgan fingerprints (radius 2, 1,024 bits, as
+    MOSES computes them); repeats count as often as they occur. nan below 2 molecules."""
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
     fps = [gen.GetFingerprint(m) for m in (Chem.MolFromSmiles(s) for s in smiles) if m is not None]
     if len(fps) < 2:
         return float("nan")
-    total, pairs = 0.0, 0
-    for i in range(len(fps) - 1):
-        sims = DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])
-        total += float(np.sum(sims))
-        pairs += len(sims)
-    return 1.0 - total / pairs
+    per_molecule = [np.mean(np.asarray(DataStructs.BulkTanimotoSimilarity(fp, fps)) ** p) ** (1.0 / p) for fp in fps]
+    return 1.0 - float(np.mean(per_molecule))
 
 
 def sample_metrics(samples: Sequence[str | None], train: Iterable[str] | None = None) -> dict:
     """Validity (RDKit parses), uniqueness (distinct among valid), novelty (valid unique
-    molecules absent from `train`, compared as canonical SMILES), internal diversity."""
+    molecules absent from `train`, compared as canonical SMILES), MOSES's internal diversity
+    IntDiv1 and IntDiv2 of the valid samples (repeats included, as MOSES counts them)."""
     canon = [canonical(s) if s else None for s in samples]
     valid = [c for c in canon if c is not None]
     unique = set(valid)
@@ -39,7 +38,8 @@ def sample_metrics(samples: Sequence[str | None], train: Iterable[str] | None = 
         "samples": len(samples),
         "validity": len(valid) / len(samples) if samples else float("nan"),
         "uniqueness": len(unique) / len(valid) if valid else float("nan"),
-        "internal_diversity": internal_diversity(sorted(unique)),
+        "internal_diversity": internal_diversity(valid),
+        "internal_diversity_2": internal_diversity(valid, p=2),
     }
     if train is not None:
         train_set = {c for c in (canonical(s) for s in train) if c is not None}

@@ -8,7 +8,10 @@
   molecular weight (`grammarvae.properties`);
 - SNN: mean Tanimoto similarity of each sample to its nearest reference molecule (Morgan
   radius 2, 1,024 bits); fragment and scaffold similarity: cosine similarity of BRICS
-  fragment counts and of Bemis-Murcko scaffold counts (Polykovskiy et al. 2020, MOSES).
+  fragment counts and of Bemis-Murcko scaffold counts, by the definitions of the MOSES
+  benchmark (Polykovskiy et al. 2020) and its reference implementation: a molecule's fragments
+  are the pieces left when every BRICS bond is cut, each counted as often as it occurs;
+  scaffolds of fewer than two rings are not counted.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 from rdkit import Chem, DataStructs
-from rdkit.Chem import BRICS, rdFingerprintGenerator
+from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from grammarvae.properties import compute
@@ -62,12 +65,18 @@ def _cosine(a: Counter, b: Counter) -> float:
 
 
 def fragments(mols) -> Counter:
-    return Counter(f for m in mols for f in BRICS.BRICSDecompose(m))
+    """BRICS fragments of all molecules with their multiplicity: each molecule cut at every
+    BRICS bond (the cut ends marked by dummy atoms), each piece's SMILES counted."""
+    return Counter(piece for m in mols for piece in Chem.MolToSmiles(Chem.FragmentOnBRICSBonds(m)).split("."))
 
 
-def scaffolds(mols) -> Counter:
-    out = Counter(Chem.MolToSmiles(MurckoScaffold.GetScaffoldForMol(m)) for m in mols)
-    out.pop("", None)  # acyclic molecules have no scaffold
+def scaffolds(mols, min_rings: int = 2) -> Counter:
+    """Bemis-Murcko scaffolds of at least `min_rings` rings, counted over the molecules."""
+    out: Counter = Counter()
+    for m in mols:
+        scaffold = MurckoScaffold.GetScaffoldForMol(m)
+        if scaffold.GetRingInfo().NumRings() >= min_rings:
+            out[Chem.MolToSmiles(scaffold)] += 1
     return out
 
 

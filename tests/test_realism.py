@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rdkit import Chem
-from rdkit.Chem import QED, Crippen, Descriptors
+from rdkit import Chem, DataStructs
+from rdkit.Chem import BRICS, QED, AllChem, Crippen, Descriptors
 
 from grammarvae.properties import compute
-from grammarvae.realism import realism, ring_shares, scaffolds, wasserstein_1d
+from grammarvae.evaluate import draw
+from grammarvae.metrics import internal_diversity
+from grammarvae.realism import fragments, realism, ring_shares, scaffolds, wasserstein_1d
 
 MOLS = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C1CCCCCCC1", "C1CC1C", "C1CCC1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
 
@@ -43,10 +45,58 @@ def test_wasserstein_against_closed_forms():
 
 
 def test_similarity_measures():
-    same = realism(MOLS, MOLS)
+    two_rings = MOLS + ["c1ccc(Cc2ccccc2)cc1", "O=C(Nc1ccccc1)c1ccncc1"]
+    same = realism(two_rings, two_rings)
     assert same["snn"] == pytest.approx(1.0) and same["fragment_similarity"] == pytest.approx(1.0)
     assert same["scaffold_similarity"] == pytest.approx(1.0)
     assert same["wasserstein_mw"] == 0.0
     other = realism(["CCCCCC", "CCCCO", "CCN(C)C"], MOLS)
     assert other["snn"] < 0.5 and other["scaffold_similarity"] != other["scaffold_similarity"]  # no rings: NaN
-    assert scaffolds([Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")]) == {"c1ccccc1": 1}
+
+
+def test_scaffolds_of_fewer_than_two_rings_are_not_counted_as_moses_counts_them():
+    mols = [Chem.MolFromSmiles(s) for s in ("CC(=O)Nc1ccc(O)cc1", "c1ccc(Cc2ccccc2)cc1", "Oc1ccc(Cc2ccccc2)cc1", "CCO")]
+    assert scaffolds(mols) == {"c1ccc(Cc2ccccc2)cc1": 2}  # paracetamol's benzene alone is no scaffold
+    assert scaffolds(mols[:1], min_rings=1) == {"c1ccccc1": 1}
+
+
+def test_fragments_count_each_piece_as_often_as_it_occurs():
+    # diphenyl ether: the two aryl-O bonds are BRICS bonds; the two phenyls are the same piece
+    ether = Chem.MolFromSmiles("c1ccccc1Oc1ccccc1")
+    assert fragments([ether]) == {"[16*]c1ccccc1": 2, "[3*]O[3*]": 1}
+    assert fragments([ether, ether])["[16*]c1ccccc1"] == 4
+    # RDKit's BRICSDecompose, a set, would count the phenyl once: the measure differs from it
+    assert len(BRICS.BRICSDecompose(ether)) == 2
+
+
+def _intdiv_by_pairs(smiles, p):
+    """IntDiv_p written out over every ordered pair, itself included (MOSES's definition)."""
+    fps = [AllChem.GetMorganFingerprintAsBitVect(Chem.MolFromSmiles(s), 2, nBits=1024) for s in smiles]
+    rows = [sum(DataStructs.TanimotoSimilarity(a, b) ** p for b in fps) / len(fps) for a in fps]
+    return 1 - sum(r ** (1 / p) for r in rows) / len(rows)
+
+
+def test_internal_diversity_is_moses_intdiv():
+    a, b = "CC(=O)Nc1ccc(O)cc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"
+    fa, fb = (AllChem.GetMorganFingerprintAsBitVect(Chem.MolFromSmiles(s), 2, nBits=1024) for s in (a, b))
+    t = DataStructs.TanimotoSimilarity(fa, fb)
+    # two molecules: the four ordered pairs hold 1, 1, t, t
+    assert internal_diversity([a, b]) == pytest.approx((1 - t) / 2)
+    assert internal_diversity([a, b], p=2) == pytest.approx(1 - np.sqrt((1 + t * t) / 2))
+    assert internal_diversity([a, a, a]) == pytest.approx(0.0)
+    assert internal_diversity([a]) != internal_diversity([a])  # nan below two molecules
+    for p in (1, 2):
+        assert internal_diversity(MOLS + [a], p=p) == pytest.approx(_intdiv_by_pairs(MOLS + [a], p))
+    # repeats count: a sample that repeats one molecule is less diverse than its distinct set
+    assert internal_diversity([a, a, b]) < internal_diversity([a, b])
+
+
+def test_a_limited_reference_set_is_a_seeded_random_draw_in_file_order():
+    rows = list(range(1000))
+    first = draw(rows, 100, seed=0)
+    assert len(first) == 100 and first == sorted(first) and len(set(first)) == 100
+    assert first == draw(rows, 100, seed=0) and first != draw(rows, 100, seed=1)
+    assert max(first) > 500  # not the file's first rows
+    assert draw(rows, None) == rows and draw(rows, 5000) == rows
+
+

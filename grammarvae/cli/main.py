@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--train", help="training SMILES, for novelty")
     p.add_argument("--column", help="SMILES column of CSV inputs")
     p.add_argument("-n", type=count(2), default=1000, help="prior samples (default: 1000)")
-    p.add_argument("--limit", type=count(1), help="use at most this many test molecules")
+    p.add_argument("--limit", type=count(1), help="use at most this many test molecules, a random draw (--seed) in file order")
     p.add_argument("--beam-width", type=count(1), metavar="K", help="also reconstruct by beam search of width K")
     p.add_argument("--unique-n", type=count(2), metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
     p.add_argument("--sampled-protocol", type=count(0), default=0, metavar="K",
@@ -591,13 +591,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from grammarvae.evaluate import evaluate
+    from grammarvae.evaluate import draw, evaluate
     from grammarvae.figures import explain
 
     check_output(args.json, (".json",), "--json")
     check_memory(max(args.n, args.unique_n or 0), "-n" if args.n >= (args.unique_n or 0) else "--unique-n")
     model = _model(args)
-    test_rows = [r for r in _rows(args.test, args.column) if r.smiles][:args.limit]
+    test_rows = draw([r for r in _rows(args.test, args.column) if r.smiles], args.limit, seed=args.seed)
     test = [r.smiles for r in test_rows]
     train = [r.smiles for r in _rows(args.train, args.column)] if args.train else None
     with Bar("reconstructing") as bar:
