@@ -27,7 +27,7 @@ def draw(rows: Sequence, limit: int | None, seed: int = 0) -> list:
 
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,
-             sampled_protocol: int = 0, prior_decoding: str = "greedy") -> dict:
+             sampled_protocol: int = 0, prior_decoding: str = "greedy", with_fcd: bool = False) -> dict:
     """Prior validity, uniqueness, novelty (with `train`), internal diversity of `n_prior`
     samples, and their realism against `test` (`grammarvae.realism`: ring shares beside the
     test set's, property distances, SNN, fragment and scaffold similarity); reconstruction
@@ -44,10 +44,15 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     Options: `beam_width` adds reconstruction by beam search; `n_unique` adds the uniqueness
     of that many prior samples; `sampled_protocol=k` adds the literature's sampled protocol
     on the first k test molecules (10 latents drawn from q(z|x), 10 sampled decodes each:
-    the share of the 100 decodes that equal the input)."""
+    the share of the 100 decodes that equal the input); `with_fcd` adds the Frechet ChemNet
+    Distance of the samples from `test` (the optional extra `grammarvae[fcd]`)."""
     from grammarvae.models.gvae import DECODE_CHUNK
     from grammarvae.realism import realism
 
+    if with_fcd:
+        from grammarvae.realism import require_fcd
+
+        require_fcd()  # before any work
     if prior_decoding not in ("greedy", "sampled"):
         raise ValueError(f"prior_decoding must be 'greedy' or 'sampled', got {prior_decoding!r}")
     greedy = prior_decoding == "greedy"
@@ -94,7 +99,7 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
             out["reconstruction_sampled_10x10"] = reconstruction_accuracy(
                 [s for s in encoded[:k] for _ in range(100)], dec)
             out["sampled_protocol_molecules"] = k
-    out.update(realism(samples, test))
+    out.update(realism(samples, test, with_fcd=with_fcd))
     out["test_molecules"] = len(test)
     out["test_not_encodable"] = len(res.errors)
     out["not_encodable"] = [[int(i), s, why] for i, s, why in res.errors]  # (index in test, SMILES, reason)

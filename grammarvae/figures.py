@@ -37,6 +37,7 @@ GLOSSARY = {
     "snn": "mean Tanimoto similarity of each sample to its nearest --test neighbour (Morgan r2, 1,024 bits)",
     "fragment_similarity": "MOSES Frag: cosine similarity of BRICS fragment counts (with multiplicity), samples against --test",
     "scaffold_similarity": "MOSES Scaf: cosine similarity of Bemis-Murcko scaffold counts (2+ rings), samples against --test",
+    "fcd": "MOSES FCD: Frechet ChemNet Distance of the samples from --test (0: the same distribution; with --fcd)",
     "test_molecules": "molecules in --test",
     "test_not_encodable": "of those, how many the model cannot read (counted as not reconstructed)",
 }

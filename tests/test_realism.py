@@ -100,3 +100,39 @@ def test_a_limited_reference_set_is_a_seeded_random_draw_in_file_order():
     assert draw(rows, None) == rows and draw(rows, 5000) == rows
 
 
+
+
+OTHERS = ["CCN", "CCCC", "c1ccncc1", "CC(=O)O", "c1ccc2ccccc2c1", "CC(C)O", "CCOCC", "c1ccoc1", "NC(=O)c1ccccc1",
+          "CCCCCCCCO", "C1CCNCC1", "Clc1ccccc1", "CC(N)C(=O)O", "O=C1CCCCC1", "c1ccc(-c2ccccc2)cc1"]
+
+
+def test_fcd_is_the_frechet_distance_of_chemnet_activations():
+    chemnet = pytest.importorskip("fcd", reason="FCD needs the optional extra grammarvae[fcd] (fcd, PyTorch)")
+    from grammarvae.chem import canonical
+    from grammarvae.realism import fcd
+
+    a, b = MOLS + OTHERS[:8], OTHERS + ["CCO"]
+    model = chemnet.load_ref_model()
+
+    def gaussian(smiles):
+        act = chemnet.get_predictions(model, [canonical(s) for s in smiles], device="cpu").astype(float)
+        return act.mean(0), np.cov(act.T)
+
+    (m1, s1), (m2, s2) = gaussian(a), gaussian(b)
+    # tr sqrt(S1 S2) as the sum of the square roots of the eigenvalues of sqrt(S1) S2 sqrt(S1)
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
+    expected = float(((m1 - m2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * cross)
+    assert fcd(a, b) == pytest.approx(expected, rel=1e-2)
+    assert expected > 1.0 and abs(fcd(a, a)) < 1e-2 * expected
+
+
+def test_fcd_without_its_extra_names_the_extra(monkeypatch):
+    import sys
+
+    from grammarvae.realism import fcd
+
+    monkeypatch.setitem(sys.modules, "fcd", None)  # import fcd now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'grammarvae\[fcd\]'"):
+        fcd(MOLS, MOLS)

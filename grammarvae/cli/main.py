@@ -187,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--column", help="SMILES column of CSV inputs")
     p.add_argument("-n", type=count(2), default=1000, help="prior samples (default: 1000)")
     p.add_argument("--limit", type=count(1), help="use at most this many test molecules, a random draw (--seed) in file order")
+    p.add_argument("--fcd", action="store_true",
+                   help="also the Frechet ChemNet Distance to --test (needs: pip install 'grammarvae[fcd]')")
     p.add_argument("--beam-width", type=count(1), metavar="K", help="also reconstruct by beam search of width K")
     p.add_argument("--unique-n", type=count(2), metavar="N", help="also the uniqueness of N prior samples (e.g. 10000)")
     p.add_argument("--sampled-protocol", type=count(0), default=0, metavar="K",
@@ -596,6 +598,13 @@ def cmd_evaluate(args) -> int:
 
     check_output(args.json, (".json",), "--json")
     check_memory(max(args.n, args.unique_n or 0), "-n" if args.n >= (args.unique_n or 0) else "--unique-n")
+    if args.fcd:
+        from grammarvae.realism import require_fcd
+
+        try:
+            require_fcd()
+        except ImportError as e:
+            raise UsageError(f"--fcd: {e}") from None
     model = _model(args)
     test_rows = draw([r for r in _rows(args.test, args.column) if r.smiles], args.limit, seed=args.seed)
     test = [r.smiles for r in test_rows]
@@ -603,7 +612,7 @@ def cmd_evaluate(args) -> int:
     with Bar("reconstructing") as bar:
         figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
                            beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
-                           prior_decoding=args.prior_decoding)
+                           prior_decoding=args.prior_decoding, with_fcd=args.fcd)
     for i, smiles, why in figures.pop("not_encodable"):
         print(f"{args.test}:{test_rows[i].line}: {shown(smiles)}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():
