@@ -56,6 +56,32 @@ def test_stepping_gives_the_teacher_forced_logits():
     np.testing.assert_allclose(stepped, forced, rtol=1e-5, atol=1e-5)
 
 
+def test_bfloat16_stepping_rounds_the_products_operands_and_results():
+    import ml_dtypes
+    import pytest
+
+    dec = AutoregressiveGRUDecoder(3, V, T, units=(16,), seed=2)
+    rng = np.random.default_rng(0)
+    a, w = rng.normal(size=(7, 16)).astype("float32"), rng.normal(size=(16, 48)).astype("float32")
+    exact = keras.ops.convert_to_numpy(dec._product(a, w))
+    np.testing.assert_allclose(exact, a @ w, rtol=1e-5, atol=1e-5)
+    dec.set_step_precision("bfloat16")
+    got = keras.ops.convert_to_numpy(dec._product(a, w))
+    bf = lambda x: x.astype(ml_dtypes.bfloat16).astype("float32")  # noqa: E731 - round to bfloat16
+    emulated = bf(bf(a) @ bf(w))
+    # within one bfloat16 step (8 significant bits) of the emulation; the float32 product is farther
+    np.testing.assert_allclose(got, emulated, rtol=2 ** -7, atol=1e-6)
+    assert np.abs(got - exact).max() > 1e-4
+    X = counting(5, seed=1)
+    z = rng.normal(size=(5, 3)).astype("float32")
+    _, low = generate(dec, z, choose=lambda logits, t: X[:, t])
+    dec.set_step_precision("float32")
+    _, high = generate(dec, z, choose=lambda logits, t: X[:, t])
+    assert low.dtype == high.dtype == np.float32 and np.abs(low - high).max() > 0  # the setting is used
+    with pytest.raises(ValueError, match="step precision must be 'float32' or 'bfloat16', got 'float16'"):
+        dec.set_step_precision("float16")
+
+
 def test_select_rows_reorders_and_repeats_the_state():
     dec = AutoregressiveGRUDecoder(3, V, T, units=(8,), seed=0)
     z = np.random.default_rng(3).normal(size=(3, 3)).astype("float32")

@@ -44,6 +44,11 @@ class AutoregressiveGRUDecoder(layers.Layer):
 
     Call it as ``decoder(z, x)`` with one-hot targets x (batch, T, n_outputs): logits
     (batch, T, n_outputs), where step t saw x_0 .. x_{t-1}.
+
+    Stepping (`start`, `step`) computes the matrix products in float32; after
+    ``decoder.set_step_precision("bfloat16")`` it rounds their operands, and their results, to
+    bfloat16 (about 3 times faster on CPUs with AMX or AVX-512 BF16 and on GPUs); the gates,
+    the state and the logits stay float32. Training is unaffected.
     """
 
     autoregressive = True  # `VAE` passes the targets to the decoder in training
@@ -69,6 +74,20 @@ class AutoregressiveGRUDecoder(layers.Layer):
             gru.build((None, None, below))
         self.logits.build((None, self.units[-1]))
         self.built = True
+        self.step_precision = "float32"
+
+    def set_step_precision(self, dtype: str) -> None:
+        """"float32" (the default) or "bfloat16": the operands of the stepped matrix products."""
+        if dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"step precision must be 'float32' or 'bfloat16', got {dtype!r}")
+        if dtype != self.step_precision:
+            self.step_precision, self._compiled_step = dtype, None
+
+    def _product(self, a, w):
+        if self.step_precision == "float32":
+            return ops.matmul(a, w)
+        low = self.step_precision
+        return ops.cast(ops.matmul(ops.cast(a, low), ops.cast(w, low)), "float32")
 
     def call(self, z, x, training=None):
         T = ops.shape(x)[1]
@@ -112,8 +131,8 @@ class AutoregressiveGRUDecoder(layers.Layer):
         for gru, h in zip(self.grus, state[1:]):
             cell = gru.cell
             if hidden:  # layers above the first read the layer below
-                x = ops.matmul(hidden[-1], cell.kernel) + cell.bias[0]
-            inner = ops.matmul(h, cell.recurrent_kernel) + cell.bias[1]
+                x = self._product(hidden[-1], cell.kernel) + cell.bias[0]
+            inner = self._product(h, cell.recurrent_kernel) + cell.bias[1]
             x_z, x_r, x_h = ops.split(x, 3, axis=-1)
             h_z, h_r, h_h = ops.split(inner, 3, axis=-1)
             update = cell.recurrent_activation(x_z + h_z)
