@@ -141,3 +141,17 @@ def test_sample_around_and_interpolate_decode_by_beam(small):
     assert beam == small.decode(around, beam_width=4) and beam != small.decode(around)
     prior = np.random.default_rng(5).standard_normal((20, small.latent_dim)).astype("float32")
     assert small.sample(20, seed=5, beam_width=4) == small.decode(prior, beam_width=4) != small.sample(20, seed=5)
+
+
+def test_decoding_in_bfloat16_stays_valid_and_returns_to_float32(tiny):
+    z = np.random.default_rng(7).standard_normal((40, tiny.latent_dim)).astype("float32")
+    before = tiny.decode(z)
+    tiny.set_step_precision("bfloat16")
+    try:
+        low = tiny.decode(z)
+    finally:
+        tiny.set_step_precision("float32")
+    assert len(low) == 40 and all(Chem.MolFromSmiles(s) is not None for s in low)
+    assert tiny.decode(z) == before  # back to float32, the same molecules
+    with pytest.raises(ValueError, match="applies to the autoregressive decoder; this model's is one-shot"):
+        GrammarVAE(preset="tiny", seed=0).set_step_precision("bfloat16")

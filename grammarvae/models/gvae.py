@@ -284,6 +284,15 @@ class GrammarVAE(VAE):
             Z[res.ok] = self.encode_ids(res.X[res.ok], batch_size, progress)
         return EncodeResult(Z, res.errors, res.mixtures, res.prepared, unseen, res.standard)
 
+    def set_step_precision(self, dtype: str) -> None:
+        """The autoregressive decoder's stepped matrix products in "float32" (the default) or
+        "bfloat16": about 1.2x the greedy decoding speed on CPUs with AMX or AVX-512 BF16, where
+        98% of the ZINC model's test decodes come out the same (the model card); the masks keep
+        every decode valid either way. ValueError for a one-shot model."""
+        if not self.autoregressive:
+            raise ValueError("step precision applies to the autoregressive decoder; this model's is one-shot")
+        self.decoder.set_step_precision(dtype)
+
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
                beam_width: int | None = None, batch_size: int = 256, progress=None) -> list[str]:
         """Canonical SMILES for latent points z (n, latent_dim): always valid molecules.
