@@ -82,3 +82,72 @@ def test_every_python_block_is_one_the_tests_run():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if README.is_file() else []
     for b in blocks:
         assert any(m in b for m in SELF_CONTAINED), f"a README block no test runs: {b.splitlines()[0]!r}"
+
+
+# ---------------------------------------------------------------------------- the bash blocks
+# The files the README's commands read, small so that every command runs here as written.
+INPUTS = {
+    "smiles.txt": ["CC(=O)Nc1ccc(O)cc1", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "not a smiles", "CCO"],
+    "data.smi": ["CC(=O)Nc1ccc(O)cc1", "CCO", "c1ccccc1O", "CCN(CC)CC(=O)Nc1c(C)cccc1C", "OC(=O)c1ccccc1",
+                 "COc1ccc2[nH]cc(CCNC(C)=O)c2c1", "CC(=O)Oc1ccccc1C(=O)O", "CCOC(=O)c1ccc(N)cc1"],
+    "mine.smi": ["CC(=O)Nc1ccc(O)cc1", "CN1CCC[C@H]1c1cccnc1", "CCO"],
+    "held_out.smi": ["CC(=O)Nc1ccc(O)cc1", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "CCO"],
+    "train.smi": ["CCO", "CCN", "c1ccccc1O"],
+    "known.smi": ["CC(=O)Nc1ccc(O)cc1", "CCO", "c1ccccc1O", "OCC(O)CO", "CCCCCCCC", "Cc1ccccc1", "CCOC(C)=O",
+                  "CC(C)Cc1ccc(C(C)C(=O)O)cc1"],
+}
+# What each command must leave behind (beyond exit 0), by its first words.
+WRITES = {"encode": ["latents.npy", "failed.csv"], "decode": ["decoded.smi"], "sample -n 100 --seed": ["prior.png"],
+          "interpolate": ["path.png"], "train data.smi --preset": ["model.keras"], "train data.smi --decoder": ["ar.keras"],
+          "train mine.smi": ["tuned.keras"], "evaluate": ["metrics.json"], "reconstruct": ["back.csv", "back.png"],
+          "optimize data.smi --property penalized": ["results.csv", "top.png", "best.png"],
+          "optimize data.smi --property sa": ["easy.csv"], "shift": ["shift.png"],
+          "improve": ["improved.csv", "improved.png"]}
+
+
+def bash_commands() -> list[str]:
+    """Every `grammarvae ...` command of the README's bash blocks, continuation lines joined,
+    comments dropped; the quick start's, after its install."""
+    if not README.is_file():
+        return []
+    out = []
+    for b in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S):
+        for line in b.replace("\\\n", " ").splitlines():
+            line = line.split("&&")[-1].strip()
+            if line.startswith("grammarvae "):
+                out.append(line)
+    return out
+
+
+def test_the_readme_bash_blocks_hold_the_commands_this_test_runs():
+    commands = bash_commands()
+    if not commands:
+        pytest.skip(f"{README} is not beside the tests")
+    assert len(commands) == 17 and all(any(c[len("grammarvae "):].startswith(k) for k in WRITES) or
+                                       c.split()[1] in ("sample", "parse") for c in commands), commands
+
+
+def test_every_readme_command_runs_as_written(tmp_path, monkeypatch, capsys):
+    """In one folder, in the README's order (decode reads encode's latents, the fine-tune the
+    model trained before it): each exits 0, or 1 where the README's input holds a bad line on
+    purpose (encode's `not a smiles`), and writes what it names."""
+    import shlex
+
+    from grammarvae.cli.main import main
+
+    commands = bash_commands()
+    if not commands:
+        pytest.skip(f"{README} is not beside the tests")
+    monkeypatch.chdir(tmp_path)
+    for name, rows in INPUTS.items():
+        (tmp_path / name).write_text("\n".join(rows) + "\n")
+    for command in commands:
+        argv = shlex.split(command, comments=True)[1:]
+        code = main(argv)
+        err = capsys.readouterr().err
+        expected = 1 if argv[0] == "encode" else 0
+        assert code == expected and "Traceback" not in err, f"{command}: exit {code}\n{err[-2000:]}"
+        for key, files in WRITES.items():
+            if " ".join(argv).startswith(key):
+                missing = [f for f in files if not (tmp_path / f).is_file()]
+                assert not missing, f"{command}: did not write {missing}"
