@@ -544,3 +544,26 @@ def test_a_prior_sample_of_any_size_streams_to_its_output(tiny, tmp_path, capsys
 
     assert out.read_text().splitlines() == GrammarVAE.load(tiny).sample(300, seed=1)
     assert "wrote 300 lines" in capsys.readouterr().err and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, said", [
+    (["parse", "CCO"], "standard output is closed, and this command's results go there"),
+    (["evaluate", "--test", "{tmp}/in.smi"], "standard output is closed: name a file to write with --json"),
+    (["sample", "-n", "3"], "standard output is closed: name a file to write with -o"),
+])
+def test_a_closed_stdout_is_refused_before_any_work_where_results_would_go_there(tmp_path, args, said):
+    (tmp_path / "in.smi").write_text("CCO\n")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", *argv], stderr=subprocess.PIPE, text=True,
+                       preexec_fn=lambda: os.close(1), cwd=tempfile.gettempdir(), timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"grammarvae {args[0]}: error: {said}", r.stderr
+    assert "tensorflow" not in r.stderr.lower()  # refused before the model, let alone TensorFlow, was loaded
+
+
+def test_with_stdout_closed_evaluate_still_writes_its_json(tmp_path, tiny):
+    (tmp_path / "in.smi").write_text("CCO\nCCN\n")
+    r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "evaluate", "--test", str(tmp_path / "in.smi"),
+                        "-n", "4", "--json", str(tmp_path / "m.json"), "--model", str(tiny)], stderr=subprocess.PIPE,
+                       text=True, preexec_fn=lambda: os.close(1), cwd=tempfile.gettempdir(), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "m.json").read_text())["samples"] == 4

@@ -743,6 +743,23 @@ def _check_files(args) -> None:
         raise UsageError(str(e)) from None
 
 
+# Commands that print their results, and the option that writes them to a file instead (None: none does).
+RESULTS = {"parse": None, "decode": "output", "sample": "output", "interpolate": "output", "reconstruct": "output",
+           "evaluate": "json", "improve": "output", "shift": "image"}
+
+
+def _check_stdout(args) -> None:
+    """With standard output closed, a command whose results would go there is refused before
+    any work, rather than run with its results lost."""
+    if sys.stdout is not None or args.command not in RESULTS:
+        return
+    option = RESULTS[args.command]
+    if option is None:
+        raise UsageError("standard output is closed, and this command's results go there")
+    if not getattr(args, option, None):
+        raise UsageError(f"standard output is closed: name a file to write with {OUTPUTS[option]}")
+
+
 def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # where signals can be handled
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
@@ -759,6 +776,7 @@ def _run(argv: list[str] | None) -> int:
         args = _parser().parse_args(argv)
         command = f"grammarvae {args.command}"
         _check_files(args)
+        _check_stdout(args)
         return args.func(args)
     except (UsageError, OutputBusy) as e:
         print(f"{command}: error: {e}", file=sys.stderr)
