@@ -165,35 +165,31 @@ def autoregressive(args) -> None:
     if not m.autoregressive:
         raise SystemExit(f"{args.model}: not an autoregressive model")
     z = np.random.default_rng(args.seed).standard_normal((args.n, m.latent_dim)).astype("float32")
-    masked_generate(m.decoder_engine, m.decoder, z[:16], m.max_len)  # warm up
-    best = None
-    for _ in range(args.repeats):
-        net = _Timed(m.decoder)
-        t = time.perf_counter()
-        ids, _ = masked_generate(m.decoder_engine, net, z, m.max_len)
-        total = time.perf_counter() - t
-        if best is None or total < best[0]:
-            best = (total, net.seconds, ids)
-    total, network, ids = best
+    def greedy(precision: str):
+        """(seconds, network seconds, ids) of the best of --repeats greedy decodes of z."""
+        m.set_step_precision(precision)
+        masked_generate(m.decoder_engine, m.decoder, z[:16], m.max_len)  # warm up
+        best = None
+        for _ in range(args.repeats):
+            net = _Timed(m.decoder)
+            t = time.perf_counter()
+            ids, _ = masked_generate(m.decoder_engine, net, z, m.max_len)
+            total = time.perf_counter() - t
+            if best is None or total < best[0]:
+                best = (total, net.seconds, ids)
+        return best
+
+    total, network, ids = greedy("float32")
     steps = int((ids != m.grammar.pad).sum(1).mean())
     print(f"{'model ' + args.model if args.model else 'untrained ' + args.preset} (autoregressive): "
           f"{args.n} prior points in one batch, mean derivation {steps} steps")
     print(f"greedy: {args.n / total:9.1f} mol/s ({total:.2f} s): network {network:.2f} s, masking "
           f"{total - network:.2f} s = {100 * (total - network) / total:.1f}% of the decode")
-    m.decoder.set_step_precision("bfloat16")  # the same, the step's matrix products in bfloat16
-    masked_generate(m.decoder_engine, m.decoder, z[:16], m.max_len)  # warm up
-    low = None
-    for _ in range(args.repeats):
-        net = _Timed(m.decoder)
-        t = time.perf_counter()
-        low_ids, _ = masked_generate(m.decoder_engine, net, z, m.max_len)
-        dt = time.perf_counter() - t
-        if low is None or dt < low[0]:
-            low = (dt, net.seconds, low_ids)
-    m.decoder.set_step_precision("float32")
-    same = int((low[2] == ids).all(axis=1).sum())
-    print(f"greedy, products in bfloat16 (set_step_precision): {args.n / low[0]:9.1f} mol/s ({low[0]:.2f} s): "
-          f"network {low[1]:.2f} s; {total / low[0]:.2f}x float32; the same derivation for {same}/{args.n}")
+    low, low_network, low_ids = greedy("bfloat16")  # the same, the step's matrix products in bfloat16
+    m.set_step_precision("float32")
+    same = int((low_ids == ids).all(axis=1).sum())
+    print(f"greedy, products in bfloat16 (set_step_precision): {args.n / low:9.1f} mol/s ({low:.2f} s): "
+          f"network {low_network:.2f} s; {total / low:.2f}x float32; the same derivation for {same}/{args.n}")
     n = max(1, args.n // 10)
     base = None
     for width in (int(w) for w in args.widths.split(",")):
