@@ -123,6 +123,9 @@ class Grammar:
         alts = sorted(self.terminals, key=len, reverse=True)
         self._token_re = re.compile("|".join(re.escape(t) for t in alts))
         self.index = {p: i for i, p in enumerate(prods)}
+        # A SMILES grammar's ring bonds must pair up, which no CFG can say; other grammars
+        # (the paper's expressions, where a digit is a number) have no such rule.
+        self.has_ring_bonds = "ringbond" in self.nt_index
         self._memo: dict = {}  # parse memo: see `parse`
         self._chunk_cache: dict[str, tuple[int, ...]] = {}
 
@@ -249,7 +252,8 @@ class Grammar:
             stack.extend(push)
             out.extend(prods)
         out.reverse()
-        self._check_rings(smiles)
+        if self.has_ring_bonds:
+            self._check_rings(smiles)
         return self._renumber(out)
 
     def _step(self, smiles: str, chunks: list, k: int, stack: list[int]):
