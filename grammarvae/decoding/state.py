@@ -26,11 +26,12 @@ import numpy as np
 
 from grammarvae.decoding import rules
 from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, VALENCE_TABLE
+from grammarvae.grammar.masked import DerivationRows
 
 NO_ATOM = -1
 
 
-class DecodeState:
+class DecodeState(DerivationRows):
     """Masked-decoding state of n molecules over at most `steps` productions each."""
 
     # Per-row arrays, carried along by `select` and `drop_finished`.
@@ -80,19 +81,6 @@ class DecodeState:
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_dropped: list[list[int]] = [[] for _ in range(n)]
         self._step = {}  # this step's top symbols and atoms, candidates and keep mask, once computed
-
-    def __len__(self) -> int:
-        return len(self.batch_row)
-
-    # ------------------------------------------------------------ reading
-    @property
-    def finished(self) -> np.ndarray:
-        """Per row: the derivation has ended (only `Nothing` is left on the stack)."""
-        return self.depth == 1
-
-    @property
-    def all_finished(self) -> bool:
-        return bool(self.finished.all()) or self.t >= self.steps
 
     def top(self) -> np.ndarray:
         """The nonterminal on top of each row's stack."""
@@ -269,33 +257,12 @@ class DecodeState:
         self.n_open[ro] += 1
 
     # ------------------------------------------------------------ rows
-    def select(self, index) -> "DecodeState":
-        """A new state of rows `index` of this one, reordered or repeated (a copy)."""
-        index = np.asarray(index, dtype=np.int64)
-        new = object.__new__(DecodeState)
-        new.__dict__.update(self.__dict__)
-        for name in self.ROW_FIELDS:
-            setattr(new, name, getattr(self, name)[index])
-        new.result_ids = self.result_ids.copy()
-        new.result_dropped = [list(d) for d in self.result_dropped]
-        new._step = {}
-        return new
+    def _copied(self) -> None:
+        self.result_ids = self.result_ids.copy()
+        self.result_dropped = [list(d) for d in self.result_dropped]
 
-    def copy(self) -> "DecodeState":
-        return self.select(np.arange(len(self)))
-
-    def drop_finished(self, at_least: int = 1):
-        """Once at least `at_least` rows have finished, keep their results and remove them.
-        Returns the positions kept (for a driver to follow), or None if nothing was removed."""
-        done = self.finished
-        if int(np.count_nonzero(done)) < max(1, at_least):
-            return None
-        self._store(np.flatnonzero(done))
-        kept = np.flatnonzero(~done)
-        for name in self.ROW_FIELDS:
-            setattr(self, name, getattr(self, name)[kept])
-        self._step = {}
-        return kept
+    def _moved(self) -> None:
+        self._step = {}  # this step's candidates were for the old rows
 
     def _store(self, r) -> None:
         """Results of rows r: their productions, and the steps of ring digits still open, with

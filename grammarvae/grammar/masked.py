@@ -21,6 +21,65 @@ import numpy as np
 from grammarvae.grammar.cfg import Grammar
 
 
+class DerivationRows:
+    """Row bookkeeping shared by the grammar-only state below and the molecule decoder's
+    `DecodeState`: n derivations over at most `steps` productions, each on a stack whose
+    bottom `Nothing` is all that a finished row holds (`depth` 1). `ROW_FIELDS` are the
+    per-row arrays that `select` and `drop_finished` carry; `_store(r)` keeps the results of
+    rows r, `_copied()` gives a selected copy buffers of its own, `_moved()` forgets what was
+    computed for the old rows."""
+
+    ROW_FIELDS: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.batch_row)
+
+    @property
+    def finished(self) -> np.ndarray:
+        """Per row: the derivation has ended (only `Nothing` is left on the stack)."""
+        return self.depth == 1
+
+    @property
+    def all_finished(self) -> bool:
+        return bool(self.finished.all()) or self.t >= self.steps
+
+    def select(self, index):
+        """A new state of rows `index` of this one, reordered or repeated (a copy)."""
+        index = np.asarray(index, dtype=np.int64)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name in self.ROW_FIELDS:
+            setattr(new, name, getattr(self, name)[index])
+        new._copied()
+        new._moved()
+        return new
+
+    def copy(self):
+        return self.select(np.arange(len(self)))
+
+    def drop_finished(self, at_least: int = 1):
+        """Once at least `at_least` rows have finished, keep their results and remove them.
+        Returns the positions kept (for a driver to follow), or None if nothing was removed."""
+        done = self.finished
+        if int(np.count_nonzero(done)) < max(1, at_least):
+            return None
+        self._store(np.flatnonzero(done))
+        kept = np.flatnonzero(~done)
+        for name in self.ROW_FIELDS:
+            setattr(self, name, getattr(self, name)[kept])
+        self._moved()
+        return kept
+
+    def _store(self, r) -> None:
+        raise NotImplementedError
+
+    def _copied(self) -> None:
+        """Called on a `select`ed copy: give it its own result buffers."""
+
+    def _moved(self) -> None:
+        """Called when rows were selected or dropped."""
+
+
 class GrammarDecoder:
     """The tables a `GrammarState` reads, derived from the grammar once."""
 
@@ -56,7 +115,7 @@ class GrammarDecoder:
         return [self.g.unparse(row) for row in np.asarray(ids)]
 
 
-class GrammarState:
+class GrammarState(DerivationRows):
     """Masked-decoding state of n derivations over at most `steps` productions each."""
 
     ROW_FIELDS = ("batch_row", "stack", "depth", "need", "chosen")
@@ -75,17 +134,6 @@ class GrammarState:
         self.need = np.full(n, decoder.min_steps[start], dtype=np.int64)  # fewest steps that empty the stack
         self.chosen = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.batch_row)
-
-    @property
-    def finished(self) -> np.ndarray:
-        return self.depth == 1
-
-    @property
-    def all_finished(self) -> bool:
-        return bool(self.finished.all()) or self.t >= self.steps
 
     def top(self) -> np.ndarray:
         return self.stack[np.arange(len(self)), self.depth - 1]
@@ -128,27 +176,11 @@ class GrammarState:
         self.chosen[:, self.t] = p
         self.t += 1
 
-    def select(self, index) -> "GrammarState":
-        """A new state of rows `index` of this one, reordered or repeated (a copy)."""
-        index = np.asarray(index, dtype=np.int64)
-        new = object.__new__(GrammarState)
-        new.__dict__.update(self.__dict__)
-        for name in self.ROW_FIELDS:
-            setattr(new, name, getattr(self, name)[index])
-        new.result_ids = self.result_ids.copy()
-        return new
+    def _store(self, r) -> None:
+        self.result_ids[self.batch_row[r]] = self.chosen[r]
 
-    def drop_finished(self, at_least: int = 1):
-        """Once at least `at_least` rows have finished, keep their results and remove them.
-        Returns the positions kept, or None if nothing was removed."""
-        done = self.finished
-        if int(np.count_nonzero(done)) < max(1, at_least):
-            return None
-        self.result_ids[self.batch_row[done]] = self.chosen[done]
-        kept = np.flatnonzero(~done)
-        for name in self.ROW_FIELDS:
-            setattr(self, name, getattr(self, name)[kept])
-        return kept
+    def _copied(self) -> None:
+        self.result_ids = self.result_ids.copy()
 
     def result(self) -> tuple[np.ndarray, list[list[int]]]:
         """(n, steps) production ids by batch row, and per row the steps dropped (none here:
