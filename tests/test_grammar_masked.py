@@ -84,3 +84,22 @@ def test_the_grammar_only_decoder_imports_neither_rdkit_nor_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_autoregressive_drivers_decode_any_grammar_through_it(equations):
+    """The same greedy and beam drivers as for molecules, with a network of vae_core over the
+    expression grammar's productions: every decode is an expression of the grammar, and a beam
+    of 1 is greedy decoding."""
+    from grammarvae.models.autoregressive import masked_beam_search, masked_generate
+    from vae_core import AutoregressiveGRUDecoder
+
+    dec = GrammarDecoder(equations)
+    network = AutoregressiveGRUDecoder(4, equations.n_productions, 15, units=(16,), seed=0)
+    z = np.random.default_rng(0).normal(size=(30, 4)).astype("float32")
+    greedy, _ = masked_generate(dec, network, z, 15)
+    beam, _ = masked_beam_search(dec, network, z, 15, beam_width=1)
+    np.testing.assert_array_equal(greedy, beam)
+    wide, _ = masked_beam_search(dec, network, z, 15, beam_width=4)
+    for ids in (greedy, wide):
+        for row, text in zip(ids, dec.to_text(ids)):
+            assert equations.parse(text) == [int(p) for p in row if p != equations.pad]
