@@ -101,8 +101,7 @@ def encode_trials(d: Path, model: Path, rng, trials: int) -> list[str]:
     print(f"encode, whole run: {took:.1f} s, {np.load(ref).shape[0]} rows")
     bad = []
     for i in range(trials):
-        r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", "encode", str(d / "earlier.smi"), "-o",
-                            str(out), "--model", str(model)], capture_output=True, text=True, cwd=tempfile.gettempdir())
+        _, r = whole(["encode", str(d / "earlier.smi"), "-o", str(out), "--model", str(model)])
         assert r.returncode == 0, r.stderr[-2000:]
         earlier = out.read_bytes()
         delay = float(rng.uniform(0.2, took))
@@ -118,9 +117,10 @@ def encode_trials(d: Path, model: Path, rng, trials: int) -> list[str]:
         else:
             note = "killed"
             problems.append("the output is neither the earlier one nor the new one")
-        if alive(workers):
-            problems.append(f"{len(alive(workers))} workers outlived their parent")
-        took2, r = whole(["encode", str(d / "in.smi"), "-o", str(out), "--model", str(model)])
+        outlived = alive(workers)
+        if outlived:
+            problems.append(f"{len(outlived)} workers outlived their parent")
+        _, r = whole(["encode", str(d / "in.smi"), "-o", str(out), "--model", str(model)])
         if r.returncode != 0:
             problems.append(f"the next run failed: {r.stderr.strip().splitlines()[-1:]}")
         elif not np.array_equal(np.load(out), np.load(ref), equal_nan=True):
@@ -149,8 +149,7 @@ def train_trials(d: Path, rng, trials: int) -> list[str]:
         code, _ = kill_at(args, delay)
         log = run / "m.log.csv"
         logged = len(log.read_text().splitlines()) - 1 if log.exists() else 0
-        r = subprocess.run([sys.executable, "-m", "grammarvae.cli.main", *args, "--resume"], capture_output=True,
-                           text=True, cwd=tempfile.gettempdir())
+        _, r = whole([*args, "--resume"])
         problems = []
         if r.returncode != 0:
             problems.append(f"the resume failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -168,7 +167,7 @@ def train_trials(d: Path, rng, trials: int) -> list[str]:
             GrammarVAE.load(run / "m.keras")
         except Exception as e:  # noqa: BLE001 - any failure to load is what the sweep looks for
             problems.append(f"checkpoint does not load: {e}")
-        if run.exists() and leftovers(run):
+        if leftovers(run):
             problems.append(f"left {leftovers(run)}")
         print(f"train trial {i}: killed at {delay:.1f} s (exit {code}) after {logged} epochs; resumed at epoch "
               f"{first} ({max(redone, 0)} redone): " + ("; ".join(problems) or "intact"))

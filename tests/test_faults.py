@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -374,13 +375,7 @@ def test_train_on_a_full_disk_stops_in_one_line_and_resumes_once_there_is_room(s
     assert r.returncode == 0, r.stderr[-2000:]
     size = sum(f.stat().st_size for f in first.rglob("*") if f.is_file())
     assert size < 1_000_000, f"the tiny run's files take {size} bytes: make the disk larger"
-    for f in first.iterdir():  # the run so far, moved onto the small disk
-        if f.is_file():
-            (disk / f.name).write_bytes(f.read_bytes())
-        else:
-            (disk / f.name).mkdir()
-            for g in f.iterdir():
-                (disk / f.name / g.name).write_bytes(g.read_bytes())
+    shutil.copytree(first, disk, dirs_exist_ok=True)  # the run so far, moved onto the small disk
     before = {f.relative_to(disk): f.read_bytes() for f in disk.rglob("*") if f.is_file()}
     filler = _fill(disk, leave=4096)
     resume = [sys.executable, "-m", "grammarvae.cli.main", "train", str(tmp_path / "in.smi"), "-o",

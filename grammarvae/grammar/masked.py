@@ -134,6 +134,7 @@ class GrammarState(DerivationRows):
         self.need = np.full(n, decoder.min_steps[start], dtype=np.int64)  # fewest steps that empty the stack
         self.chosen = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
+        self._allowed = None  # this step's `allowed()`, once computed
 
     def top(self) -> np.ndarray:
         return self.stack[np.arange(len(self)), self.depth - 1]
@@ -141,10 +142,11 @@ class GrammarState(DerivationRows):
     def allowed(self) -> np.ndarray:
         """(len(self), P) bool: productions of the top nonterminal that leave the stack
         finishable in the steps left (for a finished row, only the padding production)."""
-        d, top = self.decoder, self.top()
-        after = self.need[:, None] - d.min_steps[top][:, None] + d.production_min_steps[None, :] - 1
-        finished = self.finished[:, None]
-        return d.masks[top] & (finished | (after <= self.steps - self.t - 1))
+        if self._allowed is None:
+            d, top = self.decoder, self.top()
+            after = self.need[:, None] - d.min_steps[top][:, None] + d.production_min_steps[None, :] - 1
+            self._allowed = d.masks[top] & (self.finished[:, None] | (after <= self.steps - self.t - 1))
+        return self._allowed
 
     def choose(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                rng: np.random.Generator | None = None) -> np.ndarray:
@@ -175,12 +177,16 @@ class GrammarState(DerivationRows):
         self.depth += d.n_pushed[p]
         self.chosen[:, self.t] = p
         self.t += 1
+        self._allowed = None
 
     def _store(self, r) -> None:
         self.result_ids[self.batch_row[r]] = self.chosen[r]
 
     def _copied(self) -> None:
         self.result_ids = self.result_ids.copy()
+
+    def _moved(self) -> None:
+        self._allowed = None  # computed for the old rows
 
     def result(self) -> tuple[np.ndarray, list[list[int]]]:
         """(n, steps) production ids by batch row, and per row the steps dropped (none here:
