@@ -9,8 +9,9 @@ from __future__ import annotations
 
 # What each figure of `evaluate` is, in the order printed ("K" and "N": the number in its name).
 GLOSSARY = {
+    "prior": "where prior samples' latent points are drawn from: aggregate (the model's fitted posteriors, widened) or normal, N(0, I)",
     "prior_decoding": "how prior samples were decoded: greedy, or sampled from p(x|z)",
-    "samples": "prior samples drawn, z ~ N(0, I)",
+    "samples": "prior samples drawn (from the prior above)",
     "validity": "share of prior samples RDKit reads (1 by construction of the decoder)",
     "uniqueness": "share of distinct molecules among the valid samples",
     "internal_diversity": "MOSES IntDiv1: 1 - mean Tanimoto similarity over all pairs of samples (Morgan r2, 1,024 bits)",

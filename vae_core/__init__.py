@@ -13,6 +13,8 @@ an autoregressive decoder (`AutoregressiveGRUDecoder`, stepped by `generate` or 
 that chooses each output), and `VAE` with its `train_step`, `elbo` and `iwae_bound`. The
 objectives beyond the ELBO: beta and several samples (`VAE`), the MMD of InfoVAE (`mmd`,
 `VAE(mmd_weight=...)`, `InfoVAE`) and VQ-VAE's discrete code (`VectorQuantizer`, `VQVAE`).
+After training, `AggregatePosterior` samples from the encoded training set's posteriors
+instead of N(0, I).
 """
 
 from vae_core.autoregressive import AutoregressiveGRUDecoder, generate, select_rows
@@ -21,13 +23,14 @@ from vae_core.blocks import GaussianHead, PadSequence, conv1d_encoder, gru_decod
 from vae_core.kl import gaussian_kl, gaussian_kl_mc, standard_normal_log_prob, gaussian_log_prob
 from vae_core.likelihoods import Bernoulli, Categorical, Gaussian, get_log_likelihood
 from vae_core.mmd import mmd
+from vae_core.priors import AggregatePosterior, normal_stream
 from vae_core.model import VAE, InfoVAE
 from vae_core.sampling import Sampling
 from vae_core.steps import TermsModel
 from vae_core.vq import VQVAE, VectorQuantizer, perplexity
 
 __all__ = [
-    "VAE", "InfoVAE", "VQVAE", "VectorQuantizer", "TermsModel", "mmd", "perplexity", "Sampling", "AutoregressiveGRUDecoder", "generate", "select_rows", "KLAnnealing", "GaussianHead", "PadSequence", "mlp_encoder", "mlp_decoder", "conv1d_encoder", "gru_decoder",
+    "VAE", "InfoVAE", "AggregatePosterior", "normal_stream", "VQVAE", "VectorQuantizer", "TermsModel", "mmd", "perplexity", "Sampling", "AutoregressiveGRUDecoder", "generate", "select_rows", "KLAnnealing", "GaussianHead", "PadSequence", "mlp_encoder", "mlp_decoder", "conv1d_encoder", "gru_decoder",
     "gaussian_kl", "gaussian_kl_mc", "gaussian_log_prob", "standard_normal_log_prob",
     "Bernoulli", "Categorical", "Gaussian", "get_log_likelihood",
 ]

@@ -110,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--distinct", action="store_true",
                    help="with --around: only molecules other than it and each other (drawn until -n are found, "
                         "or say how many were)")
+    _add_prior(p)
     _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
@@ -195,11 +196,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="also the sampled 10 x 10 reconstruction protocol on the first K test molecules")
     p.add_argument("--prior-decoding", default="greedy", choices=["greedy", "sampled"],
                    help="decode prior samples greedily or draw them from p(x|z) (default: greedy)")
+    _add_prior(p)
     p.add_argument("--json", help="also write the figures here")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
 
     from grammarvae.properties import PROPERTIES
+
+    p = cmd("fit-prior", "fit the prior that sample draws from: the posteriors of training molecules, widened",
+            "grammarvae fit-prior train.smi --model model.keras -o model_with_prior.keras")
+    p.add_argument("input", help="training SMILES (.smi/.txt or .csv, gzip ok) to draw the bank from")
+    p.add_argument("-o", "--output", required=True, help="the model with its prior (.keras)")
+    p.add_argument("--column", help="SMILES column of a CSV input")
+    p.add_argument("--size", type=count(1), default=5000, help="molecules whose posteriors it holds (default: 5000)")
+    p.add_argument("--scale", type=number(0, strict=True), default=3.0,
+                   help="how far each posterior is widened, in its standard deviations (default: 3)")
+    _add_common(p)
+    p.set_defaults(func=cmd_fit_prior)
 
     p = cmd("optimize", "Bayesian optimisation of a property in the latent space (the Grammar VAE paper's loop)",
             "grammarvae optimize data.smi --property penalized_logp --iterations 5 --batch 50 -o results.csv")
@@ -258,6 +271,19 @@ def _glossary() -> str:
     from grammarvae.figures import GLOSSARY
 
     return "\n".join(f"  {name:28s} {text}" for name, text in GLOSSARY.items())
+
+
+def _add_prior(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prior", choices=["aggregate", "normal"],
+                   help="draw latent points from the model's fitted aggregate posterior (grammarvae fit-prior) or "
+                        "N(0, I) (default: aggregate where the model has one, else normal)")
+
+
+def _prior(model, args) -> str:
+    """The prior --prior names, checked against the model."""
+    if args.prior == "aggregate" and model.prior is None:
+        raise UsageError("--prior aggregate: this model has no fitted prior (make one with grammarvae fit-prior)")
+    return args.prior or model.default_prior
 
 
 def _model(args):
@@ -484,7 +510,8 @@ def cmd_sample(args) -> int:
         lines = [canonical(args.around)] + smiles
         legends = ["seed: " + lines[0]] + smiles
     else:
-        smiles = lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width, filters=args.filter)
+        smiles = lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width, filters=args.filter,
+                                      prior=_prior(model, args))
         legends = None
     if len(smiles) < args.n:
         wanted = " and ".join(w for w, on in (("distinct, other than the seed", args.distinct),
@@ -505,7 +532,7 @@ def _sample_streamed(model, args) -> int:
     done = 0
     with (writing(args.output) if args.output else contextlib.nullcontext(sys.stdout)) as fh, \
             Bar("sampling") as bar:
-        for part in model.sample_chunks(args.n, seed=args.seed, beam_width=args.beam_width):
+        for part in model.sample_chunks(args.n, seed=args.seed, beam_width=args.beam_width, prior=_prior(model, args)):
             fh.write("".join(f"{s}\n" for s in part))
             done += len(part)
             bar.update(done, args.n)
@@ -612,7 +639,7 @@ def cmd_evaluate(args) -> int:
     with Bar("reconstructing") as bar:
         figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
                            beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
-                           prior_decoding=args.prior_decoding, with_fcd=args.fcd)
+                           prior_decoding=args.prior_decoding, with_fcd=args.fcd, prior=_prior(model, args))
     for i, smiles, why in figures.pop("not_encodable"):
         print(f"{args.test}:{test_rows[i].line}: {shown(smiles)}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():
@@ -620,6 +647,20 @@ def cmd_evaluate(args) -> int:
         print(f"{k:28s} {shown_value:>8s}  {explain(k)}")
     if args.json:
         write_text(args.json, json.dumps(figures, indent=1))
+    return 0
+
+
+def cmd_fit_prior(args) -> int:
+    from grammarvae.train import save_atomically
+
+    check_output(args.output, (".keras",), "-o")
+    model = _model(args)
+    smiles = [r.smiles for r in _rows(args.input, args.column) if r.smiles]
+    with Bar("encoding") as bar:
+        fitted = model.with_prior(smiles, size=args.size, scale=args.scale, seed=args.seed, progress=bar.update)
+    save_atomically(fitted, Path(args.output))
+    print(f"wrote {args.output}: a prior of {fitted.prior.size} molecules' posteriors, widened {args.scale:g} times",
+          file=sys.stderr)
     return 0
 
 

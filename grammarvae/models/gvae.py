@@ -32,6 +32,7 @@ from grammarvae.errors import GrammarError, shown
 from grammarvae.grammar import Grammar
 from grammarvae.models.masked import MaskedCategorical
 from vae_core import VAE, AutoregressiveGRUDecoder, conv1d_encoder, gru_decoder
+from vae_core.priors import AggregatePosterior, normal_stream
 
 class EncodeResult(NamedTuple):
     """What `GrammarVAE.encode_checked` gives, one row of Z per input."""
@@ -120,6 +121,8 @@ class GrammarVAE(VAE):
         trained_productions: the production ids its training derivations used (`train`
             records them; None for a model that records none): what it can give back
             (`unseen`, `preparation`).
+        prior_size, prior_scale: the bank of a fitted `AggregatePosterior` (`with_prior`
+            makes one; a saved model keeps it), from which `sample` draws by default.
     """
 
     def __init__(self, preset: str = "small", grammar: str = "zinc", grammar_text: str | None = None,
@@ -127,7 +130,8 @@ class GrammarVAE(VAE):
                  filters: Sequence[int] | None = None, kernels: Sequence[int] | None = None,
                  dense: int | None = None, gru: Sequence[int] | None = None,
                  beta: float = 1.0, seed: int | None = None, decoder: str = "one-shot",
-                 trained_productions: Sequence[int] | None = None, **kwargs):
+                 trained_productions: Sequence[int] | None = None, prior_size: int | None = None,
+                 prior_scale: float = 3.0, **kwargs):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
         if decoder not in DECODERS:
@@ -161,6 +165,8 @@ class GrammarVAE(VAE):
         self.max_len = arch["max_len"]
         self.decoder_engine = MaskedDecoder(g)
         self.trained_productions = None if trained_productions is None else sorted(int(i) for i in trained_productions)
+        self.prior = (None if not prior_size else
+                      AggregatePosterior(prior_size, arch["latent_dim"], prior_scale, name="prior"))
         self(np.zeros((1, self.max_len, P), dtype="float32"))  # build, so weights can be restored
 
     # ------------------------------------------------------------ data
@@ -366,31 +372,77 @@ class GrammarVAE(VAE):
                                for i in range(0, len(z), batch_size)]) if len(z) else np.zeros(
             (0, X.shape[1], self.grammar.n_productions), dtype="float32")
 
+    def with_prior(self, smiles: Sequence[str], size: int = 5000, scale: float = 3.0, seed: int = 0,
+                   progress=None) -> "GrammarVAE":
+        """The same model with an aggregate-posterior prior, which `sample` then draws from:
+        the posteriors q(z|x) of `size` molecules drawn at random from `smiles` (those that
+        encode), each widened by `scale` (`vae_core.priors.AggregatePosterior`; the model card
+        measures scales). It is saved with the model.
+
+            >>> model = GrammarVAE.pretrained("moses").with_prior(training_smiles, size=5000)
+        """
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        picked = [smiles[i] for i in np.sort(np.random.default_rng(seed).permutation(len(smiles))[:size])]
+        res, _ = self._encode_smiles(picked, None, None)
+        if not res.ok.any():
+            raise ValueError("none of the molecules given to fit the prior encode")
+        means, log_vars = self.encode_ids(res.X[res.ok], progress=progress, return_log_var=True)
+        fitted = GrammarVAE.from_config({**self.get_config(), "prior_size": len(means), "prior_scale": float(scale)})
+        for old, new in zip(self._network_weights(), fitted._network_weights()):
+            new.assign(old)
+        fitted.prior.fit(means, log_vars, seed)
+        return fitted
+
+    def _network_weights(self) -> list:
+        """The weights of the network, the prior's bank left out."""
+        bank = set() if self.prior is None else {id(w) for w in self.prior.weights}
+        return [w for w in self.weights if id(w) not in bank]
+
+    def latent_stream(self, prior: str | None = None, seed: int = 0) -> Callable[[int], np.ndarray]:
+        """take(k): the next k latent points of one seeded stream from `prior`: "aggregate"
+        (the fitted `with_prior`), "normal" (N(0, I)), or None for the model's default (the
+        aggregate posterior where one is fitted)."""
+        prior = self.default_prior if prior is None else prior
+        if prior == "normal":
+            return normal_stream(self.latent_dim, seed)
+        if prior != "aggregate":
+            raise ValueError(f"prior must be 'aggregate' or 'normal', got {prior!r}")
+        if self.prior is None:
+            raise ValueError("this model has no fitted prior (GrammarVAE.with_prior): sample from the normal prior")
+        return self.prior.stream(seed)
+
+    @property
+    def default_prior(self) -> str:
+        """"aggregate" when a prior is fitted, else "normal"."""
+        return "normal" if self.prior is None else "aggregate"
+
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
-               beam_width: int | None = None, filters: Sequence[str] | None = None) -> list[str]:
-        """n molecules decoded from z ~ N(0, I) (as `decode` does); the same seed gives the same
-        molecules. With `filters` (names in `grammarvae.filters.FILTERS`, or "all"), only
-        molecules that pass them, drawn in rounds of n points until n are found or
-        DRAW_ROUNDS rounds have been drawn (fewer then)."""
+               beam_width: int | None = None, filters: Sequence[str] | None = None,
+               prior: str | None = None) -> list[str]:
+        """n molecules decoded (as `decode` does) from latent points drawn from `prior` (see
+        `latent_stream`: the fitted aggregate posterior by default where there is one, else
+        N(0, I)); the same seed gives the same molecules. With `filters` (names in
+        `grammarvae.filters.FILTERS`, or "all"), only molecules that pass them, drawn in
+        rounds of n points until n are found or DRAW_ROUNDS rounds have been drawn (fewer then)."""
         if not filters:
-            return [s for part in self.sample_chunks(n, seed, greedy, temperature, beam_width) for s in part]
-        rng = np.random.default_rng(seed)
+            return [s for part in self.sample_chunks(n, seed, greedy, temperature, beam_width, prior=prior) for s in part]
+        take = self.latent_stream(prior, seed)
 
         def draw() -> list[str]:
-            z = rng.standard_normal((n, self.latent_dim)).astype("float32")
-            return self.decode(z, greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
+            return self.decode(take(n), greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
 
         return _gather(draw, n, _passing(filters))
 
     def sample_chunks(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
-                      beam_width: int | None = None, chunk: int = 8 * DECODE_CHUNK):
+                      beam_width: int | None = None, chunk: int = 8 * DECODE_CHUNK, prior: str | None = None):
         """`sample(n, seed)`'s molecules, in order, as lists of at most `chunk` (a multiple of
         DECODE_CHUNK): memory does not grow with n, so n can be any size."""
         if chunk % DECODE_CHUNK:
             raise ValueError(f"chunk must be a multiple of {DECODE_CHUNK}, got {chunk}")
-        rng = np.random.default_rng(seed)  # drawn a chunk at a time: the same stream as all at once
+        take = self.latent_stream(prior, seed)  # drawn a chunk at a time: the same stream as all at once
         for start in range(0, n, chunk):
-            z = rng.standard_normal((min(chunk, n - start), self.latent_dim)).astype("float32")
+            z = take(min(chunk, n - start))
             yield self.decode(z, greedy=greedy, temperature=temperature, seed=seed + start, beam_width=beam_width)
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
@@ -514,7 +566,9 @@ class GrammarVAE(VAE):
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()},
                 "beta": self.beta, "seed": self.seed, "decoder": self.decoder_kind,
                 "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel,
-                "trained_productions": self.trained_productions}
+                "trained_productions": self.trained_productions,
+                "prior_size": None if self.prior is None else self.prior.size,
+                "prior_scale": 3.0 if self.prior is None else self.prior.scale}
 
     @classmethod
     def from_config(cls, config):
