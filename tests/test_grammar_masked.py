@@ -34,7 +34,7 @@ def test_any_logits_give_derivations_of_the_grammar_within_the_steps(name, steps
     g = Grammar.load(name)
     dec = GrammarDecoder(g)
     logits = np.random.default_rng(0).normal(scale=3.0, size=(200, steps, g.n_productions))
-    for ids in (dec.decode_ids(logits), dec.decode_ids(logits, greedy=False, seed=1)):
+    for ids in (dec.decode_ids(logits)[0], dec.decode_ids(logits, greedy=False, seed=1)[0]):
         assert ids.shape == (200, steps)
         for row, text in zip(ids, dec.to_text(ids)):
             real = [int(p) for p in row if p != g.pad]
@@ -50,7 +50,7 @@ def test_the_budget_is_what_forces_an_end(equations):
     prefer = np.zeros(g.n_productions)
     prefer[g.productions.index(next(p for p in g.productions if str(p) == "S -> S '+' T"))] = 10.0
     logits = np.broadcast_to(prefer, (3, 9, g.n_productions))
-    ids = dec.decode_ids(logits)
+    ids = dec.decode_ids(logits)[0]
     texts = dec.to_text(ids)
     assert texts == ["x+x+x+x"] * 3
     assert g.parse(texts[0]) == [int(p) for p in ids[0] if p != g.pad]
@@ -69,7 +69,7 @@ def test_stepping_refuses_a_production_the_masks_forbid(equations):
 def test_dropping_finished_rows_keeps_their_results(equations):
     dec = GrammarDecoder(equations)
     logits = np.random.default_rng(3).normal(size=(50, 20, equations.n_productions))
-    whole = dec.decode_ids(logits)
+    whole = dec.decode_ids(logits)[0]
     state = dec.start(50, 20)
     while not state.all_finished:
         state.drop_finished(at_least=5)

@@ -8,26 +8,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from rdkit import Chem
 
 from grammarvae.decoding.chemistry import Productions
 from grammarvae.decoding.state import DecodeState
 from grammarvae.grammar import Grammar
+from grammarvae.language import DecodeStats  # noqa: F401 (what `last_stats` holds; exported here too)
 
 # The (symbol, production) attributes the rules and the state read, laid out per symbol (see `windows`).
 CANDIDATE_FIELDS = ("bonds_on_owner", "bonds_added", "element", "charge", "labels_needed", "label", "bond_order",
                     "atom_with_ring_only", "pushes_chiral")
-
-
-@dataclass
-class DecodeStats:
-    molecules: int = 0
-    dropped_rings: int = 0  # ring bonds left open when the steps ran out, then removed
-    invalid: int = 0  # molecules RDKit refused (should stay 0)
-    radicals_filled: int = 0  # molecules whose bracket atoms ended short of their valence (`closed_shell`)
 
 
 def closed_shell(mol) -> bool:

@@ -28,10 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.stats import norm
 
-from grammarvae.chem import canonical
 from grammarvae.design.gp import LatentGP
 from grammarvae.files import writing
-from grammarvae.properties import score
 
 
 def expected_improvement(mean, std, best: float) -> np.ndarray:
@@ -153,12 +151,34 @@ class Optimization:
                             f"{p.predicted:.6g}", f"{p.expected_improvement:.6g}", p.reason or ""])
 
 
-def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", iterations: int = 5,
+class _Scored:
+    """Scores of texts by a callable target: values (NaN where it raised ValueError), reasons."""
+
+    def __init__(self, fn: Callable[[str], float], texts: Sequence[str]):
+        self.values, self.reasons = np.full(len(texts), np.nan), [None] * len(texts)
+        for i, t in enumerate(texts):
+            try:
+                self.values[i] = float(fn(t))
+            except ValueError as e:
+                self.reasons[i] = str(e)
+
+
+def _scorer(target) -> Callable[[Sequence[str]], object]:
+    """texts -> (values, reasons) for a `grammarvae.properties` name or a callable text -> score."""
+    if callable(target):
+        return lambda texts: _Scored(target, list(texts))
+    from grammarvae.properties import score
+
+    return lambda texts: score(list(texts), target)
+
+
+def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: int = 5,
              batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
              n_candidates: int = 2000, score_decoded: bool = True, spare: int = 3, minimize: bool = False,
              progress: Callable[[int, int], None] | None = None) -> Optimization:
-    """Bayesian optimisation of `target` (a `grammarvae.properties` name) with `model` (any
-    GrammarVAE), starting from the molecules `smiles`; those that cannot be encoded or scored
+    """Bayesian optimisation of `target` (a `grammarvae.properties` name, or for a model of any
+    language a callable text -> score, ValueError where it cannot score one) with `model` (any
+    GrammarVAE), starting from the molecules (or texts) `smiles`; those that cannot be encoded or scored
     are left out. The starting latent means are scored by the molecules they decode to
     (``score_decoded``, the function the proposals are scored by; where the model reconstructs
     every molecule this is the molecules' own score, which ``score_decoded=False`` takes, as
@@ -169,8 +189,9 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
     is called once the data are scored and after each iteration."""
     if iterations < 1 or batch < 1 or spare < 1:
         raise ValueError(f"iterations, batch and spare must be >= 1, got {iterations}, {batch} and {spare}")
+    score, canonical = _scorer(target), model.language.canonical
     Z = model.encode_checked(list(smiles)).Z.astype("float64")
-    given = score(list(smiles), target).values
+    given = score(smiles).values
     keep = np.isfinite(Z).all(1) & np.isfinite(given)
     if keep.sum() < 2:
         raise ValueError(f"only {int(keep.sum())} of {len(smiles)} molecules could be encoded and scored; "
@@ -181,12 +202,12 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
     if score_decoded:  # the GP models what a latent point scores once decoded, as proposals are scored
         decoded = model.decode(Z.astype("float32"))
         seen.update(canonical(s) for s in decoded)
-        y = score(decoded, target).values
+        y = score(decoded).values
         Z, y = Z[np.isfinite(y)], y[np.isfinite(y)]
     else:
         y = given[keep]
     rng = np.random.default_rng(seed)
-    run = Optimization(target, np.nan, known, minimize=minimize)
+    run = Optimization(getattr(target, "__name__", str(target)), np.nan, known, minimize=minimize)
     run.data_best = run.better(given[keep])
     sign = run.sign  # the loop below maximises sign * score
     if progress:
@@ -197,10 +218,10 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
         points, predicted, ei = propose(gp, Z, sign * y, spare * batch, rng, n_candidates)
         predicted = sign * predicted
         decoded = model.decode(points.astype("float32"))
-        new = _first_new(decoded, seen, batch)
+        new = _first_new(decoded, seen, batch, canonical)
         run.rounds.append((len(decoded), len(new)))
         points, predicted, ei, decoded = points[new], predicted[new], ei[new], [decoded[i] for i in new]
-        scored = score(decoded, target)
+        scored = score(decoded)
         for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
             run.proposals.append(Proposal(it, s, float(v), why, float(p), float(e)))
         ok = np.isfinite(scored.values)
@@ -210,7 +231,7 @@ def optimize(model, smiles: Sequence[str], target: str = "penalized_logp", itera
     return run
 
 
-def _first_new(smiles: Sequence[str], seen: set, k: int) -> list[int]:
+def _first_new(smiles: Sequence[str], seen: set, k: int, canonical: Callable[[str], str]) -> list[int]:
     """Indices of the first k of `smiles` whose canonical form is not in `seen` nor earlier in
     the list; adds them to `seen`."""
     out = []

@@ -1,7 +1,7 @@
 """Grammar-only masked decoding: the paper's masks, for any grammar, with a step budget.
 
     >>> dec = GrammarDecoder(Grammar.load("equations"))
-    >>> ids = dec.decode_ids(logits)                  # (n, steps, P) -> (n, steps) derivations
+    >>> ids, _ = dec.decode_ids(logits)               # (n, steps, P) -> (n, steps) derivations
     >>> dec.to_text(ids)                              # the strings they derive
     >>> state = dec.start(n, steps); state.advance(state.choose(step_logits))   # stepwise
 
@@ -101,17 +101,18 @@ class GrammarDecoder:
         return GrammarState(self, n, steps)
 
     def decode_ids(self, logits: np.ndarray, greedy: bool = True, temperature: float = 1.0,
-                   seed: int | None = 0) -> np.ndarray:
-        """(n, steps) derivations from one-shot logits (n, steps, P): greedy, or sampled."""
+                   seed: int | None = 0) -> tuple[np.ndarray, list[list[int]]]:
+        """(n, steps) derivations from one-shot logits (n, steps, P), greedy or sampled, and
+        the steps to drop of each (none: `GrammarState.result`), as `MaskedDecoder` gives them."""
         logits = np.asarray(logits)
         state = self.start(len(logits), logits.shape[1])
         rng = None if greedy else np.random.default_rng(seed)
         while not state.all_finished:
             state.advance(state.choose(logits[state.batch_row, state.t], greedy, temperature, rng))
-        return state.result()[0]
+        return state.result()
 
-    def to_text(self, ids: np.ndarray) -> list[str]:
-        """The string each derivation derives."""
+    def to_text(self, ids: np.ndarray, dropped=None) -> list[str]:
+        """The string each derivation derives (`dropped`, as `decode_ids` gives it, is empty)."""
         return [self.g.unparse(row) for row in np.asarray(ids)]
 
 

@@ -26,10 +26,9 @@ from typing import Callable, NamedTuple, Sequence
 import keras
 import numpy as np
 
-from grammarvae.chem import FragmentWarning
-from grammarvae.decoding import MaskedDecoder
 from grammarvae.errors import GrammarError, shown
 from grammarvae.grammar import Grammar
+from grammarvae.language import DecodeStats, language as language_named
 from grammarvae.models.masked import MaskedCategorical
 from vae_core import VAE, AutoregressiveGRUDecoder, conv1d_encoder, gru_decoder
 from vae_core.priors import AggregatePosterior, normal_stream
@@ -74,7 +73,8 @@ PRESETS = {
 DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its own earlier choices too
 # The bundled models by name (data/MODEL_CARD.md has a section for each), and the one used
 # when none is named (README, "The bundled models": the one that gives back more of what users bring).
-PRETRAINED = {"moses": "grammarvae_moses.keras", "zinc": "grammarvae_zinc.keras"}
+PRETRAINED = {"equations": "grammarvae_equations.keras", "moses": "grammarvae_moses.keras",
+              "zinc": "grammarvae_zinc.keras"}
 DEFAULT_MODEL = "zinc"
 DECODE_CHUNK = 1024  # molecules decoded together (1024 x 160 steps x 76 float32 logits: 50 MB)
 UNSEEN = "holds what the model never saw in training ({}): it may not come back as written"
@@ -121,6 +121,9 @@ class GrammarVAE(VAE):
         trained_productions: the production ids its training derivations used (`train`
             records them; None for a model that records none): what it can give back
             (`unseen`, `preparation`).
+        language: "smiles" (molecules: RDKit in and out, the chemistry rules of the masked
+            decoder) or "plain" (the strings of any grammar, under its masks alone); see
+            `grammarvae.language`.
         prior_size, prior_scale: the bank of a fitted `AggregatePosterior` (`with_prior`
             makes one; a saved model keeps it), from which `sample` draws by default.
     """
@@ -131,7 +134,7 @@ class GrammarVAE(VAE):
                  dense: int | None = None, gru: Sequence[int] | None = None,
                  beta: float = 1.0, seed: int | None = None, decoder: str = "one-shot",
                  trained_productions: Sequence[int] | None = None, prior_size: int | None = None,
-                 prior_scale: float = 3.0, **kwargs):
+                 prior_scale: float = 3.0, language: str = "smiles", **kwargs):
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; one of {sorted(PRESETS)}")
         if decoder not in DECODERS:
@@ -163,7 +166,8 @@ class GrammarVAE(VAE):
         self.decoder_kind = decoder
         self.arch = arch
         self.max_len = arch["max_len"]
-        self.decoder_engine = MaskedDecoder(g)
+        self.language = language_named(language)
+        self.decoder_engine = self.language.decoder(g)
         self.trained_productions = None if trained_productions is None else sorted(int(i) for i in trained_productions)
         self.prior = (None if not prior_size else
                       AggregatePosterior(prior_size, arch["latent_dim"], prior_scale, name="prior"))
@@ -177,6 +181,11 @@ class GrammarVAE(VAE):
         that records nothing of its training keeps everything)."""
         from grammarvae.scope import writes_charges, writes_stereo
 
+        if not self.language.prepares:
+            if neutralize or strip_stereo:
+                raise ValueError("neutralize and strip_stereo are for molecules; this model's language is "
+                                 f"{self.language.name} text")
+            return False, False
         seen = self.trained_productions
         if neutralize is None:
             neutralize = seen is not None and not writes_charges(self.grammar, seen)
@@ -197,9 +206,7 @@ class GrammarVAE(VAE):
 
     def _encode_smiles(self, smiles: Sequence[str], neutralize: bool | None, strip_stereo: bool | None):
         """encode_smiles as this model reads SMILES, and `unseen` of its molecules."""
-        from grammarvae.data import encode_smiles
-
-        res = encode_smiles(list(smiles), self.max_len, self.grammar, *self.preparation(neutralize, strip_stereo))
+        res = self.language.read(list(smiles), self.max_len, self.grammar, *self.preparation(neutralize, strip_stereo))
         return res, self.unseen(res, smiles)
 
     def to_ids(self, smiles: Sequence[str], neutralize: bool | None = None,
@@ -215,6 +222,8 @@ class GrammarVAE(VAE):
         if res.errors:
             i, s, why = res.errors[0]
             raise GrammarError(why, s, index=i)
+        if res.mixtures:
+            from grammarvae.chem import FragmentWarning
         for i, s, kept in res.mixtures:
             warnings.warn(f"{shown(s)}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
                           stacklevel=2)
@@ -227,7 +236,7 @@ class GrammarVAE(VAE):
 
     def dataset(self, X: np.ndarray, batch_size: int = 256, shuffle: bool = True, seed: int = 0):
         """A tf.data pipeline over int production sequences that one-hots each batch on the fly."""
-        from grammarvae.data import make_dataset
+        from grammarvae.batches import make_dataset
 
         return make_dataset(X, self.grammar.n_productions, batch_size=batch_size, shuffle=shuffle, seed=seed,
                             by_length=self.autoregressive)
@@ -308,8 +317,6 @@ class GrammarVAE(VAE):
         derivation a beam of K finds). Molecules are decoded in chunks of DECODE_CHUNK (of
         BEAM_ROWS // K by a beam, so that memory does not grow with the width);
         `decode_stats` then holds how many molecules, rings dropped and invalid (0) there were."""
-        from grammarvae.decoding import DecodeStats
-
         if not np.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature must be a positive number, got {temperature}")
         z = self._points(z)
@@ -324,8 +331,8 @@ class GrammarVAE(VAE):
             ids, drop = self.decode_ids(z[i:i + chunk], greedy=greedy, temperature=temperature,
                                         seed=None if seed is None else seed + i, beam_width=beam_width,
                                         batch_size=batch_size)
-            out += self.decoder_engine.to_smiles(ids, drop)
-            s = self.decoder_engine.last_stats
+            texts, s = self.language.write(self.decoder_engine, ids, drop)
+            out += texts
             stats = DecodeStats(*(a + b for a, b in zip(dataclasses.astuple(stats), dataclasses.astuple(s))))
             if progress:
                 progress(len(out), len(z))
@@ -465,9 +472,7 @@ class GrammarVAE(VAE):
 
         accept = _passing(filters)
         if distinct:
-            from grammarvae.chem import standardize_reporting
-
-            seen, passes = {standardize_reporting(smiles)[0]}, accept
+            seen, passes = {self.language.canonical(smiles)}, accept
 
             def accept(s: str) -> bool:
                 if s in seen or not passes(s):
@@ -568,7 +573,7 @@ class GrammarVAE(VAE):
                 "mmd_weight": self.mmd_weight, "mmd_kernel": self.mmd_kernel,
                 "trained_productions": self.trained_productions,
                 "prior_size": None if self.prior is None else self.prior.size,
-                "prior_scale": 3.0 if self.prior is None else self.prior.scale}
+                "prior_scale": 3.0 if self.prior is None else self.prior.scale, "language": self.language.name}
 
     @classmethod
     def from_config(cls, config):
