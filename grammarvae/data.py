@@ -96,12 +96,14 @@ def _removed(before: str, after: str) -> str:
     return f"{' and '.join(what) or 'charges'} removed: encoded {canonical(after)}"
 
 
-def _encode_chunk(args: tuple[str, list[str], int, bool, bool]) -> EncodedSmiles:
+def _encode_chunk(args: tuple[str, list[str], int, bool, bool, str]) -> EncodedSmiles:
     global _WORKER_GRAMMAR
-    text, smiles, max_len, neutralize, strip_stereo = args
+    text, smiles, max_len, neutralize, strip_stereo, language_name = args
     if _WORKER_GRAMMAR is None or _WORKER_GRAMMAR.cfg_text != text:
         _WORKER_GRAMMAR = Grammar(text)
-    return encode_smiles(smiles, max_len, _WORKER_GRAMMAR, neutralize, strip_stereo)
+    from grammarvae.language import language
+
+    return language(language_name).read(smiles, max_len, _WORKER_GRAMMAR, neutralize, strip_stereo)
 
 
 def _watch_parent(parent: int, every: float = 1.0) -> None:
@@ -131,10 +133,11 @@ def count_rows(path: str | Path, column: str | None = None) -> int:
 
 
 def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 20000,
-                   workers: int | None = None, neutralize: bool = False, strip_stereo: bool = False):
+                   workers: int | None = None, neutralize: bool = False, strip_stereo: bool = False,
+                   language: str = "smiles"):
     """(rows of the chunk, its `EncodedSmiles`) for each `chunk` rows of `rows` (SmilesRow),
-    in order; standardised (as `encode_smiles` with `neutralize` and `strip_stereo`) and
-    parsed in worker processes, at most two chunks a worker in flight, so memory does not
+    in order; read by `language` (`grammarvae.language`: for SMILES, standardised as
+    `encode_smiles` with `neutralize` and `strip_stereo`) and parsed in worker processes, at most two chunks a worker in flight, so memory does not
     grow with the input."""
     workers = workers or min(2, os.cpu_count() or 1)
     # Spawned, not forked: a fork copies the locks other threads (TensorFlow's) hold at that
@@ -146,7 +149,7 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
         pending: deque = deque()
         for batch in _chunks(rows, chunk):
             pending.append((batch, pool.submit(_encode_chunk, (grammar.cfg_text, [r.smiles for r in batch], max_len,
-                                                                  neutralize, strip_stereo))))
+                                                                  neutralize, strip_stereo, language))))
             if len(pending) >= 2 * workers:
                 batch, future = pending.popleft()
                 yield batch, future.result()

@@ -70,7 +70,7 @@ def encode_to_file(model, path: str | Path, out: str | Path, column: str | None 
             err_csv = csv.writer(ef, lineterminator="\n")
             err_csv.writerow(["line", "input", "reason"])
             for batch, res in encoded_chunks(iter_smiles(path, column), model.grammar, model.max_len, chunk, workers,
-                                             *prep):
+                                             *prep, language=model.language.name):
                 _write_chunk(model, batch, res, zf, err_csv, report, counts)
                 if progress:
                     progress(counts["rows"], total)

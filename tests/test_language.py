@@ -108,3 +108,29 @@ def test_bayesian_optimisation_takes_a_score_function_for_any_language(g):
     for p in run.proposals:
         assert g.encode_checked([p.smiles], max_len=15).ok[0] and p.score == score(g, p.smiles)
         assert p.smiles not in set(data)
+
+
+def test_the_cli_reads_and_writes_plain_text_and_refuses_molecule_work(tmp_path, capsys):
+    from grammarvae import GrammarVAE
+    from grammarvae.cli.main import main
+
+    model = tmp_path / "eq.keras"
+    m = GrammarVAE(preset="tiny", grammar="equations", language="plain", max_len=15, seed=0)
+    m.save(model)
+    given = tmp_path / "in.txt"
+    given.write_text("x+sin(x*x)\nexp(1)/x\nnot one\n")
+    assert main(["encode", str(given), "-o", str(tmp_path / "z.npy"), "--model", str(model)]) == 1
+    assert f"{given}:3: 'not': unknown symbol 'n' at position 0" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "z.npy"), "--model", str(model)]) == 0
+    z = np.load(tmp_path / "z.npy")
+    assert capsys.readouterr().out.split("\n")[:2] == m.decode(z[:2])
+    assert main(["sample", "-n", "5", "--model", str(model)]) == 0
+    assert capsys.readouterr().out.split() == m.sample(5, seed=0)
+    assert main(["interpolate", "x", "exp(x)", "--steps", "3", "--model", str(model)]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+    for argv, what in ((["sample", "-n", "3", "--image", str(tmp_path / "s.png")], "--image"),
+                       (["evaluate", "--test", str(given)], "evaluate"),
+                       (["encode", str(given), "-o", str(tmp_path / "y.npy"), "--neutralize"], "--neutralize")):
+        assert main(argv + ["--model", str(model)]) == 2
+        assert capsys.readouterr().err.strip().endswith(
+            f"{what} is for molecule models; {model} writes plain text of the grammar equations")

@@ -226,7 +226,7 @@ def test_a_model_grown_to_longer_derivations_encodes_and_decodes_as_before():
 
 
 def test_bundled_models_are_found_by_name_and_a_wrong_name_is_refused():
-    with pytest.raises(ValueError, match="no bundled model named 'chembl'; the bundled models are moses, zinc"):
+    with pytest.raises(ValueError, match="no bundled model named 'chembl'; the bundled models are equations, moses, zinc"):
         GrammarVAE.pretrained("chembl")
     assert GrammarVAE.named("moses").max_len == 160
 

@@ -296,7 +296,22 @@ def _model(args):
         raise UsageError(str(e)) from None
     if getattr(args, "beam_width", None):  # one molecule's beams are decoded together, whatever the width
         check_memory(args.beam_width, "--beam-width", bytes_each=BEAM_BYTES_PER_STEP * model.max_len)
+    if not model.language.prepares:
+        _refuse_molecule_work(args, model)
     return model
+
+
+MOLECULE_COMMANDS = ("parse", "evaluate", "reconstruct", "optimize", "improve", "shift")
+MOLECULE_OPTIONS = ("image", "filter", "neutralize", "strip_stereo")
+
+
+def _refuse_molecule_work(args, model) -> None:
+    """UsageError for what only molecules mean, asked of a model of another language."""
+    what = (f"{args.command}" if args.command in MOLECULE_COMMANDS else
+            next((f"--{o.replace('_', '-')}" for o in MOLECULE_OPTIONS if getattr(args, o, None)), None))
+    if what:
+        raise UsageError(f"{what} is for molecule models; {args.model} writes {model.language.name} text "
+                         f"of the grammar {model.grammar_name}")
 
 
 def _rows(path: str, column: str | None):
@@ -505,9 +520,7 @@ def cmd_sample(args) -> int:
         with _named_inputs(__around=args.around):
             smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
                                          beam_width=args.beam_width, distinct=args.distinct, filters=args.filter)
-        from grammarvae.chem import canonical
-
-        lines = [canonical(args.around)] + smiles
+        lines = [model.language.canonical(args.around)] + smiles
         legends = ["seed: " + lines[0]] + smiles
     else:
         smiles = lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width, filters=args.filter,
@@ -542,8 +555,6 @@ def _sample_streamed(model, args) -> int:
 
 
 def cmd_interpolate(args) -> int:
-    from grammarvae.chem import standardize
-
     check_output(args.output, None, "-o")
     check_output(args.image, IMAGE, "--image")
     check_memory(args.steps, "--steps")
@@ -552,7 +563,7 @@ def cmd_interpolate(args) -> int:
         path = model.interpolate(args.start, args.end, steps=args.steps, beam_width=args.beam_width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a salt's note was given above
-        ends = [(name, standardize(s), got) for name, s, got in (("start", args.start, path[0]), ("end", args.end, path[-1]))]
+        ends = [(name, model.language.canonical(s), got) for name, s, got in (("start", args.start, path[0]), ("end", args.end, path[-1]))]
     for name, want, got in ends:
         if want != got:
             print(f"note: the {name} does not come back from this model: its point decodes to {got}"
