@@ -2,17 +2,20 @@
 
     python examples/train_equations.py -o grammarvae/pretrained/grammarvae_equations.keras [--epochs 50]
 
-The recipe of the Grammar VAE paper's equation model (section 4.1; its released code): 100,000
-distinct random expressions of at most 15 productions (`grammarvae.equations.generate`, seed
-0), derivations of 15 steps, convolutions of 2, 3 and 4 filters (kernels 2, 3 and 4), a dense
-layer of 100, a latent space of 25, three GRUs of 100 and the one-shot decoder, the plain
-language (the text itself: no RDKit), Adam at 1e-3 in batches of 256. The objective is the
-bundled molecule models' (reconstruction + 0.05 KL + 100 MMD): with the ELBO's KL weight of 1
-the decoder learned to ignore z (KL 1e-4 nats after 3 epochs, every decode the same); the
-paper's code avoids that by sampling z with a standard deviation of 0.01 times the posterior's. A fixed-seed 10% is
-held out; the script prints each epoch's losses and, at the end, the share of held-out
-expressions decoded back exactly and of 1,000 prior samples that are valid (always 1) and
-distinct. No chemistry is imported.
+The recipe follows the Grammar VAE paper's equation model (section 4.1; its released code)
+where it could be measured to work: 100,000 distinct random expressions of at most 15
+productions (`grammarvae.equations.generate`, seed 0), derivations of 15 steps, convolutions
+with kernels 2, 3 and 4, a dense layer of 100, a latent space of 25, three GRUs of 100 and the
+one-shot decoder, the plain language (the text itself: no RDKit), Adam at 1e-3 in batches of
+256. Two changes, each measured on 18,000 expressions over 6 epochs (the model card): 32
+filters per convolution where the paper has 2, 3 and 4, and the objective reconstruction +
+0.01 KL. With the paper's 2-4 filters the encoder carried little (reconstruction 19.5 -> 14.5
+nats even with no KL at all); with KL weights of 0.05 (and the molecule models' MMD term) or
+1, the decoder learned to ignore z (KL under 0.01 nats, every decode the same); the paper's
+code avoids that by sampling z with 0.01 times the posterior's standard deviation. A
+fixed-seed 10% is held out; the script prints each epoch's losses and, at the end, the
+share of held-out expressions decoded back exactly and of 1,000 prior samples that are
+distinct.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ def main() -> None:
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--beta", type=float, default=0.05)
-    ap.add_argument("--mmd-weight", type=float, default=100.0)
+    ap.add_argument("--beta", type=float, default=0.01)
+    ap.add_argument("--mmd-weight", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -47,7 +50,7 @@ def main() -> None:
     t = time.perf_counter()
     expressions = generate(g, args.n, max_steps=15, seed=args.seed)
     model = GrammarVAE(preset="small", grammar="equations", language="plain", max_len=15, latent_dim=25,
-                       filters=(2, 3, 4), kernels=(2, 3, 4), dense=100, gru=(100, 100, 100), seed=args.seed,
+                       filters=(32, 32, 32), kernels=(2, 3, 4), dense=100, gru=(100, 100, 100), seed=args.seed,
                        beta=args.beta, mmd_weight=args.mmd_weight)
     X = model.to_ids(expressions)
     train, held = split_indices(len(X), 0.1, seed=args.seed)

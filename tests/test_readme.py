@@ -11,7 +11,8 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 SELF_CONTAINED = ["state = decoder.start(4, steps=60)", "AutoregressiveGRUDecoder(latent_dim=4",
                   "VectorQuantizer(num_codes=16", "m = GrammarVAE.pretrained()",
-                  "run = optimize(vae, start", "runs = improve(vae", "ids = g.parse(\"c1ccccc1O\")", "x_train = "]
+                  "run = optimize(vae, start", "runs = improve(vae", "ids = g.parse(\"c1ccccc1O\")", "x_train = ",
+                  "expressions = generate(g"]
 
 
 def block(marker: str) -> str:
@@ -63,6 +64,9 @@ def test_readme_block_runs(marker, capsys, tmp_path, monkeypatch):
         path = namespace["path"]
         assert len(path) == 8 and path[0] == Chem.CanonSmiles("COc1ccc2[nH]cc(CCNC(C)=O)c2c1")
         assert path[-1] == Chem.CanonSmiles("CN[C@H]1CC[C@@H](c2ccc(Cl)c(Cl)c2)c2ccccc21")  # stereo kept
+    elif "generate(g" in marker:
+        assert capsys.readouterr().out == "0.10536051565782632 0.0\nTrue\n"
+        assert len(set(namespace["expressions"])) == 1000
     elif "g.parse" in marker:
         assert capsys.readouterr().out == "True\n"
         assert namespace["X"].shape == (2, 277) and namespace["onehot"].shape == (2, 277, 76)
