@@ -103,7 +103,7 @@ INPUTS = {
 # What each command must leave behind (beyond exit 0), by its first words.
 WRITES = {"encode": ["latents.npy", "failed.csv"], "decode": ["decoded.smi"], "sample -n 100 --seed": ["prior.png"],
           "interpolate": ["path.png"], "train data.smi --preset": ["model.keras"], "train data.smi --decoder": ["ar.keras"],
-          "train mine.smi": ["tuned.keras"], "fit-prior": ["tuned.keras"], "evaluate": ["metrics.json"], "reconstruct": ["back.csv", "back.png"],
+          "train mine.smi": ["tuned.keras"], "fit-prior": ["sampler.keras"], "evaluate": ["metrics.json"], "reconstruct": ["back.csv", "back.png"],
           "optimize data.smi --property penalized": ["results.csv", "top.png", "best.png"],
           "optimize data.smi --property sa": ["easy.csv"], "shift": ["shift.png"],
           "improve": ["improved.csv", "improved.png"]}
