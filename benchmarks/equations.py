@@ -56,7 +56,7 @@ def main() -> None:
     print(f"{len(data)} expressions, scored in {time.perf_counter() - t:.0f} s: best {scores.min():.3f} "
           f"({data[int(scores.argmin())]}), mean {scores.mean():.2f}", flush=True)
     samples = model.sample(args.prior_samples, seed=args.seed)
-    valid = sum(g.encode_checked([s], max_len=model.max_len).ok[0] for s in samples)
+    valid = int(g.encode_checked(samples, max_len=model.max_len).ok.sum())
     print(f"prior samples: {valid}/{len(samples)} valid expressions, {len(set(samples))} distinct", flush=True)
 
     def equation_score(text: str) -> float:

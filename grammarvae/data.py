@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from rdkit import Chem
@@ -31,6 +31,7 @@ from grammarvae.errors import GrammarError
 from grammarvae.files import replacing, writing
 from grammarvae.grammar import Grammar
 from grammarvae.io import iter_smiles
+from grammarvae.language import Read
 # Batching of encoded rows (no chemistry: any grammar's derivations), kept importable from here.
 from grammarvae.batches import (BUCKET_BATCHES, LENGTH_QUANTUM, length_batches, make_dataset,  # noqa: F401
                                 sequence_lengths, split_indices)
@@ -38,14 +39,9 @@ from grammarvae.batches import (BUCKET_BATCHES, LENGTH_QUANTUM, length_batches, 
 _WORKER_GRAMMAR: Grammar | None = None
 
 
-class EncodedSmiles(NamedTuple):
-    """What `encode_smiles` gives: rows aligned with the input, failed rows all padding."""
-    X: np.ndarray  # int16 (n, max_len) production sequences
-    ok: np.ndarray  # bool (n,)
-    errors: list  # (index, input, reason) of the inputs that could not be encoded
-    mixtures: list  # (index, input, fragment kept) of salts and mixtures encoded as their largest fragment
-    prepared: list = []  # (index, input, what was removed) of molecules neutralised or stripped of stereo
-    standard: list = []  # per row, the Kekule SMILES encoded ("" where the input failed)
+# What `encode_smiles` gives: the fields every language's `read` gives (`grammarvae.language.Read`),
+# rows aligned with the input, failed rows all padding, `standard` the Kekule SMILES encoded.
+EncodedSmiles = Read
 
 
 _POSITION = re.compile(r" at position \d+$")

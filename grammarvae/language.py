@@ -40,6 +40,7 @@ class DecodeStats:
 
 
 class Read(NamedTuple):
+    """What a language's `read` gives: rows aligned with the input, failed rows all padding."""
     X: np.ndarray  # int16 (n, max_len) derivations
     ok: np.ndarray  # bool (n,)
     errors: list  # (index, input, reason) of the texts that could not be read

@@ -181,11 +181,8 @@ class GrammarVAE(VAE):
         that records nothing of its training keeps everything)."""
         from grammarvae.scope import writes_charges, writes_stereo
 
-        if not self.language.prepares:
-            if neutralize or strip_stereo:
-                raise ValueError("neutralize and strip_stereo are for molecules; this model's language is "
-                                 f"{self.language.name} text")
-            return False, False
+        if not self.language.prepares:  # nothing it could remove: its `read` refuses being asked to
+            return bool(neutralize), bool(strip_stereo)
         seen = self.trained_productions
         if neutralize is None:
             neutralize = seen is not None and not writes_charges(self.grammar, seen)
@@ -222,11 +219,12 @@ class GrammarVAE(VAE):
         if res.errors:
             i, s, why = res.errors[0]
             raise GrammarError(why, s, index=i)
-        if res.mixtures:
+        if res.mixtures:  # (only SMILES have them: RDKit is imported for them alone)
             from grammarvae.chem import FragmentWarning
-        for i, s, kept in res.mixtures:
-            warnings.warn(f"{shown(s)}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
-                          stacklevel=2)
+
+            for i, s, kept in res.mixtures:
+                warnings.warn(f"{shown(s)}: a salt or mixture; encoded its largest fragment, {kept}", FragmentWarning,
+                              stacklevel=2)
         for i, s, what in unseen:
             warnings.warn(f"{shown(s)}: {UNSEEN.format(what)}", UnseenWarning, stacklevel=2)
         return res.X.astype(np.int32)
