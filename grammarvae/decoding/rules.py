@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from grammarvae.decoding.chemistry import (ANY_CHARGE, IS_STEREO_ELEMENT, IS_UNMARKABLE, MAX_OPEN_RINGS, STEPS_FOR_A_CHARGE,
-                                           STEPS_TO_CLOSE_A_RING, VALENCE_TABLE, charge_column)
+                                           STEPS_TO_CLOSE_A_RING, charge_column, valence)
 
 NEUTRAL = charge_column(0)
 
@@ -42,13 +42,13 @@ def fits_valence(c, m):
 def element_holds_bonds(c, m):
     """An element is chosen only if, in a charge state its atom may still end in, its valence
     holds the bonds the atom already has (row 0 of the table, no element, holds any)."""
-    return VALENCE_TABLE[c.element, m.charge] >= m.bonds_used
+    return valence(c.element, m.charge) >= m.bonds_used
 
 
 def charge_holds_bonds(c, m):
     """A production that settles or narrows the atom's charge states (no charge after all, a
     sign, a charge) leaves one whose valence holds the atom's bonds and the hydrogens it adds."""
-    return (c.charge < 0) | (VALENCE_TABLE[m.element, c.charge] >= m.bonds_used + c.bonds_on_owner)
+    return (c.charge < 0) | (valence(m.element, c.charge) >= m.bonds_used + c.bonds_on_owner)
 
 
 def time_for_a_charge(c, m):
@@ -56,7 +56,7 @@ def time_for_a_charge(c, m):
     lone chiral mark, leaves time for the longer end of its bracket (`STEPS_FOR_A_CHARGE`
     more than `bracket_chiral -> chiral`)."""
     longer = (c.element > 0) & (m.charge == ANY_CHARGE) & (
-        (VALENCE_TABLE[c.element, NEUTRAL] < m.bonds_used) | IS_UNMARKABLE[c.element])
+        (valence(c.element, NEUTRAL) < m.bonds_used) | IS_UNMARKABLE.take(c.element))
     return ~longer | (c.steps_needed + STEPS_FOR_A_CHARGE <= m.steps_left)
 
 

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from grammarvae.decoding import rules
-from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, VALENCE_TABLE
+from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, valence
 from grammarvae.grammar.masked import DerivationRows
 
 NO_ATOM = -1
@@ -113,7 +113,7 @@ class DecodeState(DerivationRows):
 
         return SimpleNamespace(
             steps_left=col(steps_left), bonds_used=col(bonds), element=col(element), charge=col(charge),
-            room=col(VALENCE_TABLE[element, charge] - bonds),
+            room=col(valence(element, charge) - bonds),
             last_atom=col(last_atom), n_closable=col(n_closable),
             n_open=col(self.n_open), n_free=col(N_LABELS - self.n_open))
 
