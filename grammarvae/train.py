@@ -329,14 +329,14 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         epochs_done = len(read_log(log_path)) if resume else 0
         keras.utils.set_random_seed(seed)
         if resume and out.exists():  # the run's own network, whatever `preset` and `decoder` say
-            model = GrammarVAE.load(out)
+            model = _untrained_prior(GrammarVAE.load(out), out)
             if backup.exists():  # built anew, as the model that wrote the backup was (a model read
                 # back by Keras tracks its layers under other names), for the backup to restore
                 model = GrammarVAE.from_config(model.get_config())
             beta, mmd_weight, mmd_kernel = objective(model, beta, mmd_weight, mmd_kernel)
             model = with_mmd(model, mmd_weight, mmd_kernel)
         elif init_from is not None:
-            model = GrammarVAE.named(init_from)
+            model = _untrained_prior(GrammarVAE.named(init_from), init_from)
             beta, mmd_weight, mmd_kernel = objective(model, beta, mmd_weight, mmd_kernel)
             model = with_mmd(model, mmd_weight, mmd_kernel)
             if arch.get("max_len"):
@@ -416,6 +416,16 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
                                    f"training stopped: {kept}")
         save_atomically(model, out)
         return hist.history
+
+
+def _untrained_prior(model: GrammarVAE, source) -> GrammarVAE:
+    """`model` without its fitted prior, said in a line: training moves the weights the prior's
+    bank was fitted with, so the trained model is saved without one until `fit-prior`."""
+    if model.prior is None:
+        return model
+    print(f"{source}: its fitted prior is left out of training (it belongs to the weights it was fitted "
+          f"with); fit one to the trained model with `grammarvae fit-prior`", file=sys.stderr)
+    return model.without_prior()
 
 
 def objective(model: GrammarVAE, beta: float | None, mmd_weight: float | None, mmd_kernel: str | None):

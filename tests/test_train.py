@@ -265,3 +265,31 @@ def test_validation_on_another_file_trains_on_every_row(tmp_path):
     assert (tmp_path / "m.val.data.npy").exists() and not (tmp_path / "m.split.npz").exists()
     with pytest.raises(ValueError, match="nothing.smi: no such file \\(the validation data\\)"):
         train(tmp_path / "train.smi", tmp_path / "m.keras", preset="tiny", val_data=tmp_path / "nothing.smi")
+
+
+def test_a_run_resumed_or_started_from_a_model_with_a_prior_trains_without_it(tmp_path, capsys):
+    # Seen in use: a killed run's checkpoint replaced by the same network with a fitted prior
+    # (the bundled file) could not take the run's backup back ("Layer 'prior' expected 2
+    # variables"). The bank belongs to the weights it was fitted with: training leaves it out.
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(["CCO", "CCN", "CCC", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "C1CCCCC1"] * 8))
+    out = tmp_path / "m.keras"
+    common = dict(preset="tiny", batch_size=8, steps_per_epoch=6, val_split=0.1, verbose=0, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, out, epochs=3, callbacks=[_Kill(1, 2)], **common)
+    assert (tmp_path / "m.backup").is_dir()
+    GrammarVAE.load(out).with_prior(["CCO", "CCN", "c1ccccc1"], size=3).save(out)
+    assert GrammarVAE.load(out).prior is not None
+    capsys.readouterr()
+    train(data, out, epochs=3, resume=True, **common)
+    assert "its fitted prior is left out of training" in capsys.readouterr().err
+    resumed = GrammarVAE.load(out)
+    assert resumed.prior is None and resumed.default_prior == "normal"
+    rows = (tmp_path / "m.log.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    # The network is kept whole: without_prior changes nothing else.
+    fitted = resumed.with_prior(["CCO", "CCN"], size=2)
+    bare = fitted.without_prior()
+    assert bare.prior is None and resumed.without_prior() is resumed
+    for a, b in zip(bare.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -393,11 +393,21 @@ class GrammarVAE(VAE):
         if not res.ok.any():
             raise ValueError("none of the molecules given to fit the prior encode")
         means, log_vars = self.encode_ids(res.X[res.ok], progress=progress, return_log_var=True)
-        fitted = GrammarVAE.from_config({**self.get_config(), "prior_size": len(means), "prior_scale": float(scale)})
-        for old, new in zip(self._network_weights(), fitted._network_weights()):
-            new.assign(old)
+        fitted = self._rebuilt(prior_size=len(means), prior_scale=float(scale))
         fitted.prior.fit(means, log_vars, seed)
         return fitted
+
+    def without_prior(self) -> "GrammarVAE":
+        """The same network with no fitted prior (`sample` then draws from N(0, I)): what
+        training starts from, since a prior's bank belongs to the weights it was fitted with."""
+        return self if self.prior is None else self._rebuilt(prior_size=None)
+
+    def _rebuilt(self, **config) -> "GrammarVAE":
+        """A model of this config with `config`'s changes to the prior, holding this network's weights."""
+        other = GrammarVAE.from_config({**self.get_config(), **config})
+        for old, new in zip(self._network_weights(), other._network_weights()):
+            new.assign(old)
+        return other
 
     def _network_weights(self) -> list:
         """The weights of the network, the prior's bank left out."""
