@@ -159,9 +159,10 @@ def encoded_chunks(rows: Iterable, grammar: Grammar, max_len: int, chunk: int = 
 
 def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Grammar | None = None,
                 column: str | None = None, workers: int | None = None, chunk: int = 20000,
-                progress: bool = True) -> tuple[np.ndarray, np.ndarray, list]:
-    """Encode every SMILES of a file into ``out`` (int16 .npy, one row per input row) and
-    ``out`` with ``.ok.npy`` (bool). Returns (memory-mapped X, ok, errors as (line, smiles, reason))."""
+                progress: bool = True, language: str = "smiles") -> tuple[np.ndarray, np.ndarray, list]:
+    """Encode every SMILES (or, for another `language`, every text) of a file into ``out``
+    (int16 .npy, one row per input row) and ``out`` with ``.ok.npy`` (bool). Returns
+    (memory-mapped X, ok, errors as (line, smiles, reason))."""
     g = grammar or Grammar.load("zinc")
     out = Path(out)
     n = count_rows(path, column)
@@ -170,7 +171,7 @@ def encode_file(path: str | Path, out: str | Path, max_len: int, grammar: Gramma
     done = 0
     with replacing(out) as tmp, replacing(ok_path(out)) as ok_tmp:
         X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int16, shape=(n, max_len))
-        for batch, res in encoded_chunks(iter_smiles(path, column), g, max_len, chunk, workers):
+        for batch, res in encoded_chunks(iter_smiles(path, column), g, max_len, chunk, workers, language=language):
             X[done:done + len(batch)] = res.X
             ok[done:done + len(batch)] = res.ok
             errors += [(batch[i].line, s, why) for i, s, why in res.errors]

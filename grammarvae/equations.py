@@ -70,6 +70,24 @@ def score(grammar, text_or_ids, points: np.ndarray = POINTS, target: str = TARGE
     return float(value) if np.isfinite(value) else float(np.log1p(WORST))
 
 
+def fit(grammar, target: str = TARGET, points: np.ndarray = POINTS) -> Callable[[str], float]:
+    """The score of the fit to `target`, as a function of one expression's text (what
+    `grammarvae.design.optimize` minimises), named for it; ValueError (GrammarError) now if
+    `target` is not of the grammar, and from the function for a text that is not.
+
+        >>> fit(g, "x*x")("x*x")   # 0.0
+    """
+    target_values = evaluate(grammar, target, points)
+    if not np.isfinite(target_values).all():
+        raise ValueError(f"{target!r} is not finite everywhere on the points")
+
+    def fit_score(text: str) -> float:
+        return score(grammar, text, points, target)
+
+    fit_score.__name__ = f"fit to {target}"
+    return fit_score
+
+
 def generate(grammar, n: int, max_steps: int = 15, seed: int = 0) -> list[str]:
     """n distinct expressions, each a random derivation of at most `max_steps` productions:
     every nonterminal, leftmost first, expands by a production drawn uniformly from those

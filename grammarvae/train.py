@@ -30,6 +30,7 @@ import numpy as np
 
 from grammarvae.data import encode_file, make_dataset, ok_path, split_indices, write_errors
 from grammarvae.files import claimed, remove_temporaries, replacing, write_text, writing
+from grammarvae.grammar import Grammar
 from grammarvae.models.gvae import PRETRAINED, GrammarVAE
 from grammarvae.scope import productions_used
 from vae_core import KLAnnealing
@@ -180,7 +181,15 @@ def _input_key(data: str | Path, column: str | None) -> dict:
 
 
 def _same_input(cached: dict | None, key: dict) -> bool:
-    return cached is not None and all(cached.get(k) == key[k] for k in ("sha256", "column"))
+    """Whether the cache's input is `key`'s: the same content and column, and where `key` says
+    how it is read (`_reading`), read so (a cache that does not say was read as SMILES of zinc)."""
+    return cached is not None and all(cached.get(k) == key[k] for k in ("sha256", "column")) and (
+        "reading" not in key or cached.get("reading", _reading(Grammar.load("zinc"), "smiles")) == key["reading"])
+
+
+def _reading(grammar: Grammar, language: str) -> str:
+    """How an input is read into derivations: the language, and the grammar by its text's digest."""
+    return f"{language} {hashlib.sha256(grammar.cfg_text.encode()).hexdigest()[:16]}"
 
 
 def cached_input(out: Path) -> dict | None:
@@ -218,12 +227,15 @@ def _cached(out: Path, key: dict):
         return None
 
 
-def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None, key: dict | None = None):
-    """Encoded rows of `data`, cached beside `out` and reused while the input (its content and
-    column: `key`, computed here unless the caller has it) is the one it was made from and the
+def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None, key: dict | None = None,
+            grammar: Grammar | None = None, language: str = "smiles"):
+    """Encoded rows of `data`, read by `language` into derivations of `grammar` (default zinc),
+    cached beside `out` and reused while the input (its content and column: `key`, computed
+    here unless the caller has it; and how it is read) is the one it was made from and the
     cache is whole; a stale, partial or corrupt cache is made again."""
     X_path = _side(out, ".data.npy")
-    key = key or _input_key(data, column)
+    grammar = grammar or Grammar.load("zinc")
+    key = {**(key or _input_key(data, column)), "reading": _reading(grammar, language)}
     cache = _cached(out, key)
     if cache is not None:
         X, ok = cache
@@ -234,7 +246,7 @@ def prepare(data: str | Path, out: Path, max_len: int, column: str | None = None
                 fits[i:i + 100_000] = (X[i:i + 100_000, max_len:] == pad).all(1)
             return X[:, :max_len], ok & fits
     _side(out, ".data.json").unlink(missing_ok=True)  # the cache is not this input's from here on
-    X, ok, errors = encode_file(data, X_path, max_len=max_len, column=column)
+    X, ok, errors = encode_file(data, X_path, max_len=max_len, grammar=grammar, column=column, language=language)
     if errors:
         write_errors(errors, _side(out, ".data.errors.csv"))
     else:
@@ -345,7 +357,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
             beta, mmd_weight, mmd_kernel = 1.0 if beta is None else beta, mmd_weight or None, mmd_kernel or "imq"
             model = GrammarVAE(preset=preset, seed=seed, beta=beta, decoder=decoder, mmd_weight=mmd_weight,
                                mmd_kernel=mmd_kernel, **arch)
-        X, ok = prepare(data, out, model.max_len, column, key)
+        reading = {"grammar": model.grammar, "language": model.language.name}
+        X, ok = prepare(data, out, model.max_len, column, key, **reading)
         if not ok.any():
             raise ValueError(f"{data}: no SMILES in it could be encoded (see {_side(out, '.data.errors.csv')})")
         if not resume:  # a new run: nothing of an earlier one at this path carries over (removed only
@@ -356,7 +369,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         split_path = _side(out, ".split.npz")
         X_val = X
         if val_data is not None:  # every row of `data` trains; the validation rows are another file's
-            X_val, ok_val = prepare(val_data, _side(out, ".val.keras"), model.max_len, column)
+            X_val, ok_val = prepare(val_data, _side(out, ".val.keras"), model.max_len, column, **reading)
             train_idx, val_idx = np.nonzero(ok)[0], np.nonzero(ok_val)[0]
         elif split_path.exists():
             with np.load(split_path, allow_pickle=False) as f:

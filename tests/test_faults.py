@@ -562,3 +562,18 @@ def test_with_stdout_closed_evaluate_still_writes_its_json(tmp_path, tiny):
                        text=True, preexec_fn=lambda: os.close(1), cwd=tempfile.gettempdir(), timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / "m.json").read_text())["samples"] == 4
+
+
+def test_a_cached_input_read_by_another_grammar_or_language_is_read_again(tmp_path):
+    from grammarvae.grammar import Grammar
+    from grammarvae.train import prepare
+
+    a = tmp_path / "a.txt"
+    a.write_text("CCO\nx+1\n")
+    out = tmp_path / "m.keras"
+    _, ok = prepare(a, out, 15)
+    assert ok.tolist() == [True, False]  # as SMILES: x+1 is none
+    _, ok = prepare(a, out, 15, grammar=Grammar.load("equations"), language="plain")
+    assert ok.tolist() == [False, True]  # as expressions: CCO is none
+    _, ok = prepare(a, out, 15)
+    assert ok.tolist() == [True, False]

@@ -134,3 +134,57 @@ def test_the_cli_reads_and_writes_plain_text_and_refuses_molecule_work(tmp_path,
         assert main(argv + ["--model", str(model)]) == 2
         assert capsys.readouterr().err.strip().endswith(
             f"{what} is for molecule models; {model} writes plain text of the grammar equations")
+
+
+def test_the_fit_score_is_the_papers_score_named_for_its_target(g):
+    from grammarvae.equations import fit
+
+    paper = fit(g)
+    assert paper.__name__ == f"fit to {TARGET}" and paper(TARGET) == 0.0
+    assert paper("x+sin(x*x)") == score(g, "x+sin(x*x)")
+    square = fit(g, "x*x")
+    y = POINTS ** 2
+    assert square("x") == pytest.approx(np.log1p(np.mean(np.minimum((POINTS - y) ** 2, WORST))), rel=1e-12)
+    with pytest.raises(ValueError, match=r"'exp\(exp\(x\)\)' is not finite everywhere on the points"):
+        fit(g, "exp(exp(x))")
+    with pytest.raises(ValueError, match="unknown symbol 'y'"):
+        fit(g, "x+y")
+
+
+def test_the_cli_trains_a_plain_grammar_model_and_optimises_its_fit(g, tmp_path, capsys):
+    import csv
+
+    from grammarvae import GrammarVAE
+    from grammarvae.cli.main import main
+    from grammarvae.equations import fit
+
+    data = tmp_path / "expressions.txt"
+    data.write_text("\n".join(generate(g, 150, max_steps=15, seed=0)) + "\n")
+    model = tmp_path / "eq.keras"
+    assert main(["train", str(data), "--grammar", "equations", "--language", "plain", "--preset", "tiny",
+                 "--max-len", "15", "--epochs", "1", "--batch-size", "32", "-o", str(model)]) == 0
+    m = GrammarVAE.load(model)
+    assert (m.language.name, m.grammar_name, m.max_len) == ("plain", "equations", 15)
+    assert all(g.encode_checked([s], max_len=15).ok[0] for s in m.sample(20, seed=0))
+    for argv, said in ((["--resume", "--grammar", "equations"], "--grammar: a run started from its checkpoint "
+                                                                 "keeps that model's grammar and language"),
+                       (["--language", "plain"], "--language plain: name the grammar its texts are of")):
+        assert main(["train", str(data), "-o", str(tmp_path / "other.keras")] + argv) == 2
+        assert said in capsys.readouterr().err
+    capsys.readouterr()
+    # Optimised with the bundled model (a tiny one's decodes are a few, all of them seen already).
+    model = "equations"
+    out = tmp_path / "bo.csv"
+    assert main(["optimize", str(data), "--model", model, "--iterations", "1", "--batch", "5",
+                 "--inducing", "20", "--target", "x*x", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("best fit to x*x in the data: ")
+    rows = list(csv.DictReader(out.open()))
+    assert 1 <= len(rows) <= 5 and list(rows[0])[:3] == ["iteration", "text", "score"]
+    square = fit(g, "x*x")
+    for r in rows:  # each proposal, scored by its fit to the target (lower is better)
+        assert float(r["score"]) == pytest.approx(square(r["text"]), rel=1e-5)
+    for argv, said in ((["--property", "qed"], "--property is for molecule models"),
+                       (["--target", "x+y"], "--target: SMILES 'x+y': unknown symbol 'y'")):
+        assert main(["optimize", str(data), "--model", model, "-o", str(out)] + argv) == 2
+        assert said in capsys.readouterr().err

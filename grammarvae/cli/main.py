@@ -175,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="start from the weights and network of a bundled model (zinc, moses) or a "
                         ".keras file (fine-tuning; --preset and --decoder are then not used, "
                         "--max-len may grow it)")
+    p.add_argument("--grammar", help="a new model's grammar: a name (zinc, equations) or a .cfg path (default: zinc)")
+    p.add_argument("--language", choices=["smiles", "plain"],
+                   help="how a new model reads and writes its text: smiles (molecules, through RDKit) or "
+                        "plain (any grammar's strings as they are; the paper's expressions) (default: smiles)")
     _add_common(p, model=False)
     p.set_defaults(func=cmd_train)
 
@@ -217,8 +221,11 @@ def _parser() -> argparse.ArgumentParser:
     p = cmd("optimize", "Bayesian optimisation of a property in the latent space (the Grammar VAE paper's loop)",
             "grammarvae optimize data.smi --property penalized_logp --iterations 5 --batch 50 -o results.csv")
     p.add_argument("input", help="starting molecules (.smi/.txt or .csv, gzip ok): encoded and scored")
-    p.add_argument("--property", default="penalized_logp", choices=list(PROPERTIES),
+    p.add_argument("--property", choices=list(PROPERTIES),
                    help="the property to optimise (default: penalized_logp)")
+    p.add_argument("--target", type=text, metavar="EXPRESSION",
+                   help="an expression model (grammar equations): the function to fit, each proposal scored "
+                        "log(1 + MSE) on the paper's 1,000 points in [-10, 10], lowest best (default: 1/3+x+sin(x*x))")
     p.add_argument("--minimize", action="store_true",
                    help="seek the lowest value (SA score, molecular weight); default: the highest")
     p.add_argument("--iterations", type=count(1), default=5, help="rounds of fit, propose, decode, score (default: 5)")
@@ -301,7 +308,7 @@ def _model(args):
     return model
 
 
-MOLECULE_COMMANDS = ("parse", "evaluate", "reconstruct", "optimize", "improve", "shift")
+MOLECULE_COMMANDS = ("parse", "evaluate", "reconstruct", "improve", "shift")
 MOLECULE_OPTIONS = ("image", "filter", "neutralize", "strip_stereo")
 
 
@@ -620,7 +627,7 @@ def cmd_train(args) -> int:
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
                      beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
                      mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from,
-                     val_data=args.val_data,
+                     val_data=args.val_data, **_new_model_reading(args),
                      **({"max_len": args.max_len} if args.max_len else {}))
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
@@ -628,6 +635,18 @@ def cmd_train(args) -> int:
     last = {k: round(float(v[-1]), 4) for k, v in hist.items() if v}
     print(f"saved {args.output}; last epoch: {json.dumps(last)}", file=sys.stderr)
     return 0
+
+
+def _new_model_reading(args) -> dict:
+    """The grammar and language of a new run's model; refused where the run's network is another's."""
+    given = {k: v for k, v in (("grammar", args.grammar), ("language", args.language)) if v}
+    if given and (args.resume or args.init_from):
+        flags = " and ".join(f"--{k}" for k in given)
+        raise UsageError(f"{flags}: a run started from {'its checkpoint' if args.resume else args.init_from} "
+                         f"keeps that model's grammar and language")
+    if args.language == "plain" and not args.grammar:
+        raise UsageError("--language plain: name the grammar its texts are of (--grammar equations, say)")
+    return given
 
 
 def cmd_evaluate(args) -> int:
@@ -684,28 +703,50 @@ def cmd_optimize(args) -> int:
     check_output(args.plot, IMAGE, "--plot")
     check_memory(args.batch, "--batch", bytes_each=3 * (8 * args.inducing + MOLECULE_BYTES))
     model = _model(args)
+    target, minimize, what = _optimization_target(args, model)
     smiles = [r.smiles for r in _rows(args.input, args.column) if r.smiles]
-    with Bar(f"optimizing {args.property}") as bar:
-        run = optimize(model, smiles, args.property, iterations=args.iterations, batch=args.batch,
-                       seed=args.seed, num_inducing=args.inducing, minimize=args.minimize, progress=bar.update)
-    run.write_csv(args.output)
+    with Bar(f"optimizing {what}") as bar:
+        run = optimize(model, smiles, target, iterations=args.iterations, batch=args.batch,
+                       seed=args.seed, num_inducing=args.inducing, minimize=minimize, progress=bar.update)
+    run.write_csv(args.output, text="smiles" if model.language.prepares else "text")
+    things = "molecules" if model.language.prepares else "texts"
     for it, (decoded, new) in enumerate(run.rounds, 1):
         if new < args.batch:
-            print(f"iteration {it}: {new} new molecules, not {args.batch}: its {decoded} best points decoded to "
-                  f"only {new} molecules not seen before", file=sys.stderr)
+            print(f"iteration {it}: {new} new {things}, not {args.batch}: its {decoded} best points decoded to "
+                  f"only {new} {things} not seen before", file=sys.stderr)
     shares = run.shares()
     print(f"wrote {shares['proposals']} proposals to {args.output}: valid {shares['valid']:.0%}, "
           f"distinct {shares['unique']:.0%}, not in the data {shares['novel']:.0%}", file=sys.stderr)
-    print(f"best {args.property} in the data: {run.data_best:.3f}")
+    print(f"best {what} in the data: {run.data_best:.3f}")
     best = run.best(args.top)
     for rank, p in enumerate(best, 1):
         print(f"{rank:3d}  {p.score:8.3f}  iteration {p.iteration}  {p.smiles}")
     _image(model, [p.smiles for p in best], args.image, [f"{p.score:.2f} (iteration {p.iteration})" for p in best])
     if args.plot:
         curve(args.plot, range(args.iterations + 1), {"best so far": run.best_per_iteration()},
-              xlabel="iteration (0: the data set)", ylabel=args.property, title=f"Bayesian optimisation of {args.property}")
+              xlabel="iteration (0: the data set)", ylabel=what, title=f"Bayesian optimisation of {what}")
         print(f"wrote plot {args.plot}", file=sys.stderr)
     return 0
+
+
+def _optimization_target(args, model):
+    """(target, minimize, its name) of `optimize`: a property of molecules, or for an expression
+    model the fit to --target."""
+    if model.language.prepares:
+        if args.target:
+            raise UsageError(f"--target is for expression models; {args.model} writes molecules (use --property)")
+        return args.property or "penalized_logp", args.minimize, args.property or "penalized_logp"
+    if args.property:
+        raise UsageError(f"--property is for molecule models; {args.model} writes {model.language.name} text "
+                         f"of the grammar {model.grammar_name}")
+    from grammarvae.equations import TARGET, fit
+
+    try:
+        score = fit(model.grammar, args.target or TARGET)
+    except ValueError as e:
+        raise UsageError(f"--target: {e} (an expression model is scored by its fit to --target; for another "
+                         f"grammar, call grammarvae.design.optimize with a score function)") from None
+    return score, True, score.__name__
 
 
 def cmd_improve(args) -> int:

@@ -142,10 +142,11 @@ class Optimization:
             out.append(best)
         return out
 
-    def write_csv(self, path: str | Path) -> None:
+    def write_csv(self, path: str | Path, text: str = "smiles") -> None:
+        """One row per proposal; `text` names the column of what was proposed."""
         with writing(path, newline="") as f:
             w = csv.writer(f, lineterminator="\n")
-            w.writerow(["iteration", "smiles", "score", "predicted", "expected_improvement", "reason"])
+            w.writerow(["iteration", text, "score", "predicted", "expected_improvement", "reason"])
             for p in self.proposals:
                 w.writerow([p.iteration, p.smiles, "" if np.isnan(p.score) else f"{p.score:.6g}",
                             f"{p.predicted:.6g}", f"{p.expected_improvement:.6g}", p.reason or ""])
