@@ -49,8 +49,7 @@ def main() -> None:
     g = Grammar.load("equations")
     t = time.perf_counter()
     expressions = generate(g, args.n, max_steps=15, seed=args.seed)
-    model = GrammarVAE(preset="small", grammar="equations", language="plain", max_len=15, latent_dim=25,
-                       filters=(32, 32, 32), kernels=(2, 3, 4), dense=100, gru=(100, 100, 100), seed=args.seed,
+    model = GrammarVAE(preset="equations", grammar="equations", language="plain", seed=args.seed,
                        beta=args.beta, mmd_weight=args.mmd_weight)
     X = model.to_ids(expressions)
     train, held = split_indices(len(X), 0.1, seed=args.seed)

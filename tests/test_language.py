@@ -168,7 +168,9 @@ def test_the_cli_trains_a_plain_grammar_model_and_optimises_its_fit(g, tmp_path,
     assert all(g.encode_checked([s], max_len=15).ok[0] for s in m.sample(20, seed=0))
     for argv, said in ((["--resume", "--grammar", "equations"], "--grammar: a run started from its checkpoint "
                                                                  "keeps that model's grammar and language"),
-                       (["--language", "plain"], "--language plain: name the grammar its texts are of")):
+                       (["--language", "plain"], "--language plain: name the grammar its texts are of"),
+                       (["--grammar", "equations", "--language", "plain", "--max-len", "15"],  # preset small's kernels
+                        "max_len 15 is too short for the convolutions (kernels 9, 9, 11 need 27 steps at the least)")):
         assert main(["train", str(data), "-o", str(tmp_path / "other.keras")] + argv) == 2
         assert said in capsys.readouterr().err
     capsys.readouterr()
@@ -188,3 +190,12 @@ def test_the_cli_trains_a_plain_grammar_model_and_optimises_its_fit(g, tmp_path,
                        (["--target", "x+y"], "--target: SMILES 'x+y': unknown symbol 'y'")):
         assert main(["optimize", str(data), "--model", model, "-o", str(out)] + argv) == 2
         assert said in capsys.readouterr().err
+
+
+def test_the_equations_preset_is_the_bundled_expression_network():
+    from grammarvae import GrammarVAE
+
+    bundled = GrammarVAE.pretrained("equations")
+    fresh = GrammarVAE(preset="equations", grammar="equations", language="plain", seed=0)
+    assert fresh.max_len == bundled.max_len == 15
+    assert [w.shape for w in fresh.get_weights()] == [w.shape for w in bundled.get_weights()]

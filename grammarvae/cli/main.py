@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
             "grammarvae train train.smi --preset small --epochs 10 -o model.keras")
     p.add_argument("input", help="training SMILES (.smi/.txt or .csv, gzip ok)")
     p.add_argument("-o", "--output", required=True, help="model file (.keras)")
-    p.add_argument("--preset", default="small", choices=["small", "paper", "tiny"])
+    p.add_argument("--preset", default="small", choices=["small", "paper", "tiny", "equations"],
+                   help="a new model's network (default: small; equations: the bundled expression model's)")
     p.add_argument("--decoder", default="one-shot", choices=["one-shot", "autoregressive"],
                    help="one-shot (the paper's, sees z only) or autoregressive (also sees the "
                         "productions chosen so far); default: one-shot")

@@ -69,6 +69,10 @@ PRESETS = {
                   gru=(256,)),
     # For tests: seconds, not minutes.
     "tiny": dict(max_len=160, latent_dim=8, filters=(4, 4), kernels=(5, 5), dense=32, gru=(24,)),
+    # The bundled equation model's (the paper's expression network, 32 filters where it has 2-4:
+    # examples/train_equations.py says why): for the plain language of grammars/equations.cfg.
+    "equations": dict(max_len=15, latent_dim=25, filters=(32, 32, 32), kernels=(2, 3, 4), dense=100,
+                      gru=(100, 100, 100)),
 }
 DECODERS = ("one-shot", "autoregressive")  # the paper's (z only), or fed its own earlier choices too
 # The bundled models by name (data/MODEL_CARD.md has a section for each), and the one used
@@ -143,6 +147,11 @@ class GrammarVAE(VAE):
                      dense=dense, gru=gru)
         arch = {k: (v if given[k] is None else given[k]) for k, v in PRESETS[preset].items()}
         arch = {k: tuple(v) if isinstance(v, (list, tuple)) else int(v) for k, v in arch.items()}
+        reach = 1 + sum(k - 1 for k in arch["kernels"])  # the unpadded convolutions' steps at the least
+        if arch["max_len"] < reach:
+            raise ValueError(f"max_len {arch['max_len']} is too short for the convolutions (kernels "
+                             f"{', '.join(map(str, arch['kernels']))} need {reach} steps at the least): a "
+                             f"longer max_len, or smaller kernels (preset tiny or equations)")
         text = grammar_text if grammar_text is not None else Grammar.load(grammar).cfg_text
         g = Grammar(text, name=str(grammar))
         P = g.n_productions
