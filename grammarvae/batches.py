@@ -47,14 +47,16 @@ def length_batches(index: np.ndarray, lengths: np.ndarray, batch_size: int, rng:
 
 
 def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuffle: bool = True,
-                 seed: int = 0, index: np.ndarray | None = None, by_length: bool = False):
+                 seed: int = 0, index: np.ndarray | None = None, by_length: bool = False, multiple: int = 1):
     """tf.data over rows of int production sequences (array or memory map), one-hot per batch.
 
     Only the index array and one batch at a time are materialised; each epoch reshuffles
     with seed + epoch. With `by_length` (for models that read any length, such as the
     autoregressive GrammarVAE), batches group rows of similar length and each is cut to its
     longest row, rounded up to LENGTH_QUANTUM steps: the steps cut are padding, which the
-    masked loss scores as exactly 0, so the loss is the same and the work far less.
+    masked loss scores as exactly 0, so the loss is the same and the work far less. Each
+    batch holds a `multiple` of rows (the devices it is split over): a shorter batch (the last of
+    an epoch, a short length group) leaves out its last rows, fewer than `multiple`.
     """
     from grammarvae.quiet import import_tensorflow_quietly
 
@@ -77,7 +79,9 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
             order = rng.permutation(idx) if shuffle else idx
             groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
         for rows in groups:
-            rows = np.sort(rows)  # sorted reads are kinder to a memory map
+            rows = np.sort(rows[:len(rows) - len(rows) % multiple])  # sorted reads are kinder to a memory map
+            if not len(rows):
+                continue
             batch = np.asarray(X[rows], dtype=np.int32)
             if by_length:
                 cut = min(T, -(-max(1, int(lengths[rows].max())) // LENGTH_QUANTUM) * LENGTH_QUANTUM)

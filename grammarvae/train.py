@@ -296,7 +296,7 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
           validation_steps: int | None = 20, verbose: int | str = "auto", beta: float | None = None,
           kl_warmup_steps: int = 0, decoder: str = "one-shot", mmd_weight: float | None = None,
           mmd_kernel: str | None = None, callbacks: list | None = None, init_from: str | Path | None = None,
-          val_data: str | Path | None = None, **arch) -> dict:
+          val_data: str | Path | None = None, devices: int | str | None = None, **arch) -> dict:
     """Train and save `out`; returns the history dict. With ``resume``, carries on from the
     last backup (mid-epoch state included) or, failing that, from the checkpoint at `out`.
     ``kl_warmup_steps`` raises the KL weight linearly from 0 to `beta` over that many batches;
@@ -313,7 +313,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
     not used. ``callbacks`` run after the package's own (each epoch's checkpoint, log row and backup).
     A resumed run takes its network from the checkpoint at `out` (`preset`, `decoder` and the
     architecture arguments are then not used), so a run started from another model resumes
-    without naming that network again."""
+    without naming that network again. ``devices`` (a number, or "all") trains data parallel
+    over that many local devices (`data_parallel`: the JAX backend)."""
     out = Path(out)
     check_settings(epochs, steps_per_epoch, batch_size, val_split, learning_rate, beta, kl_warmup_steps, mmd_weight)
     if not out.parent.is_dir():
@@ -326,7 +327,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
     if init_from is not None and str(init_from) not in PRETRAINED and not Path(init_from).is_file():
         raise ValueError(f"{init_from}: no such model file (nor a bundled model: {', '.join(sorted(PRETRAINED))})")
-    with claimed(out):  # a second run on this output is refused (OutputBusy)
+    n_devices = device_count(devices)
+    with claimed(out), data_parallel(n_devices, batch_size):  # a second run on this output is refused (OutputBusy)
         backup = _side(out, ".backup")
         _remove_leftovers(out, backup)
         key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
@@ -387,11 +389,11 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         shuffle_seed = seed + epochs_done if resume else seed
         by_length = model.autoregressive
         ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx,
-                          by_length=by_length)
+                          by_length=by_length, multiple=n_devices)
         if steps_per_epoch:
             ds = ds.repeat()
         val = make_dataset(X_val, P, batch_size=batch_size, shuffle=False, index=val_idx,
-                           by_length=by_length) if len(val_idx) else None
+                           by_length=by_length, multiple=n_devices) if len(val_idx) >= n_devices else None
         if val is not None and validation_steps:
             val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
         initial_epoch = 0
@@ -429,6 +431,38 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
                                    f"training stopped: {kept}")
         save_atomically(model, out)
         return hist.history
+
+
+def device_count(devices: int | str | None) -> int:
+    """How many local devices `devices` (a number, "all", or None for one) names; ValueError
+    where they are not here, or need a backend other than this one (see `data_parallel`)."""
+    if devices is None or devices == 1:
+        return 1
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"training on several devices runs on the JAX backend; this is {keras.backend.backend()} "
+                         f"(install jax, or grammarvae[cuda] for GPUs, and set KERAS_BACKEND=jax)")
+    found = keras.distribution.list_devices()
+    n = len(found) if devices == "all" else devices
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"devices must be a number >= 1 or 'all', got {devices!r}")
+    if n > len(found):
+        raise ValueError(f"{n} devices asked for; this machine has {len(found)}: {', '.join(found)}")
+    return n
+
+
+def data_parallel(n: int, batch_size: int):
+    """A context in which models are built and trained data parallel over the first `n` local
+    devices: Keras's `DataParallel` distribution, on the JAX backend (KERAS_BACKEND=jax). Each
+    batch is split across the devices, the variables are replicated, and the gradient is the
+    whole batch's, so the run is the one-device run to float tolerance (a test). n = 1: no
+    distribution. ValueError for a batch that does not split evenly."""
+    import contextlib
+
+    if n == 1:
+        return contextlib.nullcontext()
+    if batch_size % n:
+        raise ValueError(f"the batch size {batch_size} does not split evenly over {n} devices")
+    return keras.distribution.DataParallel(devices=keras.distribution.list_devices()[:n]).scope()
 
 
 def _untrained_prior(model: GrammarVAE, source) -> GrammarVAE:

@@ -47,3 +47,23 @@ def test_the_library_keeps_tensorflows_start_up_lines_off_stderr():
                            env=env, timeout=300)
     if "oneDNN" not in plain.stderr and "absl" not in plain.stderr:
         pytest.skip("this TensorFlow writes no start-up lines, so there is nothing to keep off")
+
+
+def test_the_cuda_extra_resolves_beside_the_cpu_install():
+    """`pip install grammarvae[cuda]` brings JAX with CUDA and keeps tensorflow-cpu: pip's
+    resolver (a dry run, metadata only) finds versions of everything, and replaces nothing."""
+    import subprocess
+    import sys
+
+    if not (ROOT / "setup.cfg").is_file():
+        pytest.skip(f"{ROOT / 'setup.cfg'} is not beside the tests")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--disable-pip-version-check",
+                           f"{ROOT}[cuda]"], capture_output=True, text=True, timeout=600)
+    said = done.stdout + done.stderr
+    if done.returncode and any(s in said for s in ("NewConnectionError", "Temporary failure in name resolution",
+                                                   "Network is unreachable")):
+        pytest.skip("no package index reachable from here")
+    assert done.returncode == 0, said[-3000:]
+    planned = next(line for line in done.stdout.splitlines() if line.startswith("Would install"))
+    assert "jax-cuda12-plugin-" in planned and "jaxlib-" in planned
+    assert "tensorflow" not in planned.replace("grammarvae", ""), planned  # the CPU build stays

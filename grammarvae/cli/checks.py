@@ -45,6 +45,11 @@ def number(low: float, strict: bool = False):
     return parse
 
 
+def devices(text: str) -> int | str:
+    """argparse type: a number of devices >= 1, or "all"."""
+    return "all" if text == "all" else count(1)(text)
+
+
 def fraction(text: str) -> float:
     """argparse type: a number in [0, 1)."""
     try:

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from grammarvae.cli.checks import (BEAM_BYTES_PER_STEP, MOLECULE_BYTES, UsageError, check_memory, check_output, count,
-                                   fraction, number, text)
+                                   devices, fraction, number, text)
 from grammarvae.cli.progress import Bar
 from grammarvae.errors import GrammarError, shown
 from grammarvae.files import OutputBusy, check_distinct, write_text, writing
@@ -176,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="start from the weights and network of a bundled model (zinc, moses) or a "
                         ".keras file (fine-tuning; --preset and --decoder are then not used, "
                         "--max-len may grow it)")
+    p.add_argument("--devices", type=devices, metavar="N|all",
+                   help="train data parallel over N local devices (GPUs), or all of them: the JAX backend "
+                        "(KERAS_BACKEND=jax; README, \"Training on GPUs\"); the batch is split over them")
     p.add_argument("--grammar", help="a new model's grammar: a name (zinc, equations) or a .cfg path (default: zinc)")
     p.add_argument("--language", choices=["smiles", "plain"],
                    help="how a new model reads and writes its text: smiles (molecules, through RDKit) or "
@@ -628,7 +631,7 @@ def cmd_train(args) -> int:
                      learning_rate=args.learning_rate, seed=args.seed, resume=args.resume, column=args.column,
                      beta=args.beta, kl_warmup_steps=args.kl_warmup, decoder=args.decoder,
                      mmd_weight=args.mmd_weight, mmd_kernel=args.mmd_kernel, init_from=args.init_from,
-                     val_data=args.val_data, **_new_model_reading(args),
+                     val_data=args.val_data, devices=args.devices, **_new_model_reading(args),
                      **({"max_len": args.max_len} if args.max_len else {}))
     except TrainingDiverged as e:
         print(f"grammarvae train: {e}", file=sys.stderr)
