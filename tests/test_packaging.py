@@ -65,5 +65,5 @@ def test_the_cuda_extra_resolves_beside_the_cpu_install():
         pytest.skip("no package index reachable from here")
     assert done.returncode == 0, said[-3000:]
     planned = next(line for line in done.stdout.splitlines() if line.startswith("Would install"))
-    assert "jax-cuda12-plugin-" in planned and "jaxlib-" in planned
+    assert "jax-cuda12-plugin-" in planned  # (jax and jaxlib themselves may be installed already: the test extra)
     assert "tensorflow" not in planned.replace("grammarvae", ""), planned  # the CPU build stays
