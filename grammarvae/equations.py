@@ -64,7 +64,11 @@ def score(grammar, text_or_ids, points: np.ndarray = POINTS, target: str = TARGE
     evaluated (NaN anywhere)."""
     f = (evaluate(grammar, text_or_ids, points) if isinstance(text_or_ids, str)
          else evaluate_ids(grammar, text_or_ids, points))
-    y = evaluate(grammar, target, points)
+    return _log_mse(f, evaluate(grammar, target, points))
+
+
+def _log_mse(f: np.ndarray, y: np.ndarray) -> float:
+    """log(1 + mean of min((f - y)^2, WORST)); log(1 + WORST) where that is not finite."""
     with np.errstate(all="ignore"):
         value = np.log1p(np.mean(np.minimum((f - y) ** 2, WORST)))
     return float(value) if np.isfinite(value) else float(np.log1p(WORST))
@@ -81,8 +85,8 @@ def fit(grammar, target: str = TARGET, points: np.ndarray = POINTS) -> Callable[
     if not np.isfinite(target_values).all():
         raise ValueError(f"{target!r} is not finite everywhere on the points")
 
-    def fit_score(text: str) -> float:
-        return score(grammar, text, points, target)
+    def fit_score(text: str) -> float:  # `score`, with the target evaluated once
+        return _log_mse(evaluate(grammar, text, points), target_values)
 
     fit_score.__name__ = f"fit to {target}"
     return fit_score
