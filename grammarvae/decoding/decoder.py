@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem
 
-from grammarvae.decoding.chemistry import Productions
+from grammarvae.decoding.chemistry import N_LABELS, Productions
 from grammarvae.decoding.state import DecodeState
+from grammarvae.decoding.tables import RuleTables, packed
 from grammarvae.grammar import Grammar
 from grammarvae.language import DecodeStats  # noqa: F401 (what `last_stats` holds; exported here too)
 
@@ -39,6 +40,7 @@ def closed_shell(mol) -> bool:
 class MaskedDecoder:
     """Grammar-, budget- and chemistry-constrained decoding of a batch (see grammarvae.decoding)."""
 
+    ADVANCE_FIELDS = ("steps_needed", "atoms_pushed", "bonds_added", "element", "charge", "bond_order", "label")
     COMPACT = 64  # decode_ids drops finished rows once this many (or a quarter) have finished
 
     def __init__(self, grammar: Grammar):
@@ -56,9 +58,16 @@ class MaskedDecoder:
         self.push_order = np.full((g.n_productions, int(self.n_pushed.max())), self.nothing, dtype=np.int64)
         for p, rhs in enumerate(prods.pushes):
             self.push_order[p, :len(rhs)] = rhs[::-1]
-        self.push_order = np.asfortranarray(self.push_order)  # read a column (j-th push) at a time
         self.is_bond = g.lhs == g.nt_index["bond"]  # productions that write a bond
         self.windows = self._windows()
+        self.tables = RuleTables(self.windows)  # the rules, tabulated for these windows
+        # A set of ring labels (bit L: label L) -> the candidates of a ring digit that write one.
+        label = self.windows["label"][prods.digit]
+        self.label_weights = 1 << np.arange(N_LABELS + 1)
+        sets = np.arange(1 << (N_LABELS + 1))[:, None]
+        self.digit_candidates = packed(((sets >> label) & 1).astype(bool) & (label > 0))
+        # What `DecodeState.advance` reads of the production taken, one row per (symbol, place).
+        self.advance_table = np.stack([self.windows[k].reshape(-1) for k in self.ADVANCE_FIELDS])
 
     def _windows(self) -> dict[str, np.ndarray]:
         """Per symbol, its candidates as a window of W adjacent productions (each
@@ -73,8 +82,8 @@ class MaskedDecoder:
         last = np.where(has, P - 1 - candidate[:, ::-1].argmax(1), 0)
         span = int((last - first).max()) + 1
         W = -(-span // 8) * 8  # whole 8-byte words of booleans: see rules.row_any
-        if W > P:
-            raise ValueError(f"grammar {g.name}: a nonterminal's productions span {span} of {P}")
+        if W > min(P, 64):  # a molecule's candidates are kept as the bits of one integer (tables.py)
+            raise ValueError(f"grammar {g.name}: a nonterminal's productions span {span} of {P} (at most 64)")
         start = np.minimum(first, P - W)
         production = start[:, None] + np.arange(W)
         table = {"production": production, "candidate": np.take_along_axis(candidate, production, axis=1),

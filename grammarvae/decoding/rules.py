@@ -9,6 +9,11 @@ Hard rules must all hold; a molecule not yet finished always has a production th
 them all (the step budget guarantees it). Soft rules are preferences applied in tiers: a
 tier removes the candidates that break one of its rules, unless that would remove every
 candidate left.
+
+A decoding step does not call these functions: `tables.py` evaluates each once, when a
+decoder is made, for every symbol and situation it reads, and a step reads the answers by
+index (`DecodeState.keep_directly` calls them, and a test checks both agree at every step).
+A rule must therefore work elementwise on broadcast arrays, as all of these do.
 """
 
 from __future__ import annotations
@@ -124,15 +129,26 @@ def row_any(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def keep(c, m) -> np.ndarray:
-    """(n, W) bool: the candidates each molecule may take, hard rules and soft tiers applied."""
-    ok = HARD_RULES[0](c, m)
-    for rule in HARD_RULES[1:]:
-        ok &= rule(c, m)
-    for tier in SOFT_TIERS:
-        broken = tier[0](c, m)
-        for rule in tier[1:]:
-            broken |= rule(c, m)
+def combine(hard, tiers, nonempty):
+    """The candidates kept, from each hard rule's result and each soft tier's rules' results
+    (True: broken): all hard rules hold, then each tier in turn removes the candidates that
+    break one of its rules, unless that would remove every candidate left. `nonempty(x)`:
+    whether a molecule keeps any candidate in x, broadcastable against x. The same for
+    (n, W) booleans (`keep`) and for one integer of candidate bits per molecule (`tables`)."""
+    ok = hard[0]
+    for result in hard[1:]:
+        ok = ok & result
+    for tier in tiers:
+        broken = tier[0]
+        for result in tier[1:]:
+            broken = broken | result
         passing = ok & ~broken
-        ok = np.where(row_any(passing)[:, None], passing, ok)
+        ok = np.where(nonempty(passing), passing, ok)
     return ok
+
+
+def keep(c, m) -> np.ndarray:
+    """(n, W) bool: the candidates each molecule may take, hard rules and soft tiers applied
+    (the rules evaluated directly; a decoding step reads them from `tables.RuleTables`)."""
+    return combine([rule(c, m) for rule in HARD_RULES], [[rule(c, m) for rule in tier] for tier in SOFT_TIERS],
+                   nonempty=lambda x: row_any(x)[:, None])

@@ -14,8 +14,9 @@ a driver that scores candidates itself (a beam search) and then calls `advance`.
 Rows: `batch_row[i]` is the molecule that row i decodes. `drop_finished()` removes the rows
 whose derivation has ended (keeping their result) and returns the positions kept, so a
 driver can follow with state of its own (a network's hidden state); `select(index)` copies
-rows, reordered or repeated (a beam search). The rules are in `rules.py`; what each
-production does, in `chemistry.py`; this module tracks the molecules.
+rows, reordered or repeated (a beam search). The rules are in `rules.py` (read from their
+tables, `tables.py`); what each production does, in `chemistry.py`; this module tracks the
+molecules.
 """
 
 from __future__ import annotations
@@ -50,18 +51,19 @@ class DecodeState(DerivationRows):
         # the start symbol, `Nothing`: a finished derivation takes the padding production,
         # which pushes it back.
         depth = steps + 2 + decoder.push_order.shape[1]  # each symbol on it needs a step
-        self.stack_symbol = np.zeros((n, depth), dtype=np.int64)
+        self.stack_symbol = np.zeros((n, depth), dtype=np.int16)
         self.stack_symbol[:, 0], self.stack_symbol[:, 1] = decoder.nothing, start
-        self.stack_atom = np.full((n, depth), NO_ATOM, dtype=np.int64)
+        self.stack_atom = np.full((n, depth), NO_ATOM, dtype=np.int16)
         self.depth = np.full(n, 2, dtype=np.int64)
+        # (Arrays of (rows, steps) hold int16: a quarter of the memory a step reads from.)
         # Atoms, at most one a step (plus a slot for the next): bonds and hydrogens committed,
         # element (an index of chemistry.ELEMENTS, 0 until chosen), the charge states it may
         # still end in (a column of VALENCE_TABLE), and the atom it is bonded from.
         atoms = steps + 2
-        self.bonds = np.zeros((n, atoms), dtype=np.int64)
-        self.element = np.zeros((n, atoms), dtype=np.int64)
-        self.charge = np.full((n, atoms), ANY_CHARGE, dtype=np.int64)
-        self.parent = np.full((n, atoms), NO_ATOM, dtype=np.int64)
+        self.bonds = np.zeros((n, atoms), dtype=np.int16)
+        self.element = np.zeros((n, atoms), dtype=np.int16)
+        self.charge = np.full((n, atoms), ANY_CHARGE, dtype=np.int16)
+        self.parent = np.full((n, atoms), NO_ATOM, dtype=np.int16)
         # Ring labels (columns 1..N_LABELS): the atom that opened each open ring (NO_ATOM when
         # closed) and the step its digit was written; `ring_barred[label]` is an atom the ring
         # may not close on (already bonded to its opener by another ring closed there),
@@ -76,7 +78,7 @@ class DecodeState(DerivationRows):
         self.atoms_to_come = np.zeros(n, dtype=np.int64)  # symbols on the stack that will write an atom
         self.n_atoms = np.zeros(n, dtype=np.int64)
         self.n_open = np.zeros(n, dtype=np.int64)
-        self.chosen = np.full((n, steps), g.pad, dtype=np.int64)
+        self.chosen = np.full((n, steps), g.pad, dtype=np.int16)
         # Results of rows already dropped, by batch row.
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_dropped: list[list[int]] = [[] for _ in range(n)]
@@ -84,19 +86,21 @@ class DecodeState(DerivationRows):
 
     def top(self) -> np.ndarray:
         """The nonterminal on top of each row's stack."""
-        return self.stack_symbol.reshape(-1).take(np.arange(len(self)) * self.stack_symbol.shape[1] + self.depth - 1)
+        at = np.arange(len(self)) * self.stack_symbol.shape[1] + self.depth - 1
+        return self.stack_symbol.reshape(-1).take(at).astype(np.int64)
 
     def _top_atom(self) -> np.ndarray:
         """The atom the top symbol belongs to (NO_ATOM for the start symbol and `Nothing`)."""
-        return self.stack_atom.reshape(-1).take(np.arange(len(self)) * self.stack_atom.shape[1] + self.depth - 1)
+        at = np.arange(len(self)) * self.stack_atom.shape[1] + self.depth - 1
+        return self.stack_atom.reshape(-1).take(at).astype(np.int64)
 
-    def situation(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
-        """What the rules read of each molecule now, as (n, 1) columns (`top` and its `atom`
-        as `top()` and `_top_atom()` give them)."""
-        d, rows = self.decoder, np.arange(len(self))
-        at = np.maximum(atom, 0)
-        element, charge = self.element[rows, at], self.charge[rows, at]
-        bonds = self.bonds[rows, at]
+    def quantities(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
+        """What the rules read of each molecule now, (n,) arrays (`top` and its `atom` as
+        `top()` and `_top_atom()` give them)."""
+        d = self.decoder
+        at = np.arange(len(self)) * self.bonds.shape[1] + np.maximum(atom, 0)  # per-atom arrays by flat index
+        element, charge = self.element.reshape(-1).take(at), self.charge.reshape(-1).take(at)
+        bonds = self.bonds.reshape(-1).take(at)
         # Steps the production taken now may use: those left, less what the rest of the
         # stack needs at the least.
         steps_left = (self.steps - self.t) - self.steps_needed + d.min_steps[top]
@@ -108,20 +112,22 @@ class DecodeState(DerivationRows):
         counted = np.flatnonzero(last_atom & (self.n_open > 0) | (self.n_open >= N_LABELS - 1))
         if len(counted):
             n_closable[counted] = self._ring_labels(counted, atom)[1].sum(1)
-        def col(x):  # an (n, 1) column; integers as int16, like the candidate tables
-            return (x if x.dtype == bool else x.astype(np.int16))[:, None]
-
         return SimpleNamespace(
-            steps_left=col(steps_left), bonds_used=col(bonds), element=col(element), charge=col(charge),
-            room=col(valence(element, charge) - bonds),
-            last_atom=col(last_atom), n_closable=col(n_closable),
-            n_open=col(self.n_open), n_free=col(N_LABELS - self.n_open))
+            steps_left=steps_left, bonds_used=bonds, element=element, charge=charge,
+            room=valence(element, charge) - bonds, last_atom=last_atom, n_closable=n_closable,
+            n_open=self.n_open, n_free=N_LABELS - self.n_open)
+
+    def situation(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
+        """`quantities` as (n, 1) columns, integers as int16 like the candidate tables: what a
+        rule of `rules.py` reads as `m` when evaluated directly."""
+        q = self.quantities(top, atom)
+        return SimpleNamespace(**{k: (v if v.dtype == bool else v.astype(np.int16))[:, None] for k, v in vars(q).items()})
 
     def _ring_labels(self, r, atom):
         """For rows r: which labels are open, and which may close on the current atom."""
         opener, here = self.ring_opener[r], atom[r, None]
         is_open = opener >= 0
-        parent = self.parent[r, np.maximum(atom[r], 0)][:, None]
+        parent = self.parent.reshape(-1).take(r * self.parent.shape[1] + np.maximum(atom[r], 0))[:, None]
         closable = is_open & (opener != here) & (opener != parent) & (self.ring_barred[r] != here)
         return is_open, closable
 
@@ -147,21 +153,38 @@ class DecodeState(DerivationRows):
             self._step["here"] = (self.top(), self._top_atom())
         return self._step["here"]
 
+    def _label_bits(self, top: np.ndarray, atom: np.ndarray) -> dict[str, np.ndarray]:
+        """`candidates`' label_open and label_closable as bits (bit w: candidate w), (n,)."""
+        d = self.decoder
+        bits = {name: np.zeros(len(self), dtype=d.tables.dtype) for name in ("label_open", "label_closable")}
+        digits = np.flatnonzero(top == d.prods.digit)
+        if len(digits):
+            for name, labels in zip(bits, self._ring_labels(digits, atom)):  # label sets, then their candidates
+                bits[name][digits] = d.digit_candidates.take(labels.dot(d.label_weights))
+        return bits
+
     def _rules(self):
+        """(candidate productions (n, W), the kept ones as bits (n,)) of this step."""
         if "rules" not in self._step:
             top, atom = self._here()
-            c = self.candidates(top, atom)
-            keep = rules.keep(c, self.situation(top, atom))
-            # A row with nothing kept (a finished one never is) takes its first candidate.
-            keep |= c.first & ~rules.row_any(keep)[:, None]
-            self._step["rules"] = (c.production, keep)
+            d = self.decoder
+            kept = d.tables.keep(top, self.quantities(top, atom), self._label_bits(top, atom))
+            self._step["rules"] = (d.windows["production"].take(top, axis=0), kept)
         return self._step["rules"]
+
+    def keep_directly(self) -> np.ndarray:
+        """(n, W) bool: the candidates kept now, the rules of `rules.py` evaluated directly (as
+        the tables are read by `choose`: a check of `tables.RuleTables`)."""
+        top, atom = self._here()
+        c = self.candidates(top, atom)
+        keep = rules.keep(c, self.situation(top, atom))
+        return keep | c.first & ~rules.row_any(keep)[:, None]  # a row with nothing kept takes its first candidate
 
     def allowed(self) -> np.ndarray:
         """(len(self), n_productions) bool: the productions each row may take now."""
-        production, keep = self._rules()
+        production, kept = self._rules()
         out = np.zeros((len(self), self.decoder.g.n_productions), dtype=bool)
-        out[np.arange(len(self))[:, None], production] = keep
+        out[np.arange(len(self))[:, None], production] = self.decoder.tables.unpacked(kept)
         return out
 
     def candidate_productions(self) -> np.ndarray:
@@ -177,16 +200,18 @@ class DecodeState(DerivationRows):
         if logits.shape != (len(self), self.decoder.g.n_productions):
             raise ValueError(f"logits of shape {logits.shape}; the state needs "
                              f"({len(self)}, {self.decoder.g.n_productions})")
-        return self.choose_among(np.take_along_axis(logits, self._rules()[0], axis=1), greedy, temperature, rng)
+        at = np.arange(len(self))[:, None] * logits.shape[1] + self._rules()[0]  # by flat index: faster
+        return self.choose_among(logits.reshape(-1).take(at), greedy, temperature, rng)
 
     def choose_among(self, scores: np.ndarray, greedy: bool = True, temperature: float = 1.0,
                      rng: np.random.Generator | None = None) -> np.ndarray:
         """`choose`, given only the scores of the `candidate_productions` (len(self), W)."""
-        production, keep = self._rules()
+        production, kept = self._rules()
+        keep = self.decoder.tables.unpacked(kept)
         if not greedy:  # in float64, kept finite: at a temperature near 0 every score is +-inf in float32
             scores = np.clip(scores.astype(np.float64) / temperature, -1e300, 1e300) + rng.gumbel(size=scores.shape)
         best = np.where(keep, scores, -np.inf).argmax(axis=1)
-        return production[np.arange(len(self)), best].astype(np.int64)
+        return production.reshape(-1).take(np.arange(len(self)) * production.shape[1] + best).astype(np.int64)
 
     # ------------------------------------------------------------ advancing
     def advance(self, p) -> None:
@@ -196,9 +221,9 @@ class DecodeState(DerivationRows):
         rows = np.arange(len(self))
         top, owner = self._here()
         self.chosen[:, self.t] = p
-        column = p - d.window_start.take(top)  # p's place in its symbol's window: attributes by (symbol, p)
-        attr = {name: d.windows[name][top, column] for name in (
-            "steps_needed", "atoms_pushed", "bonds_added", "element", "charge", "bond_order", "label")}
+        # p's place in its symbol's window, (symbol, place) flat: its attributes in one read.
+        place = top * d.windows["production"].shape[1] + p - d.window_start.take(top)
+        attr = dict(zip(d.ADVANCE_FIELDS, d.advance_table.take(place, axis=1)))
         # Per-atom arrays are read and written by flat index: row * atoms per row + atom.
         A = self.bonds.shape[1]
         bonds, parent = self.bonds.reshape(-1), self.parent.reshape(-1)
@@ -215,10 +240,9 @@ class DecodeState(DerivationRows):
         self.n_atoms += new
         # Pop the top; push the production's nonterminals, the leftmost on top.
         S = self.stack_symbol.shape[1]
-        at_top = rows * S + self.depth - 1
-        for j, symbols in enumerate(d.push_order.T):
-            self.stack_symbol.reshape(-1)[at_top + j] = symbols.take(p)
-            self.stack_atom.reshape(-1)[at_top + j] = atom
+        at_top = (rows * S + self.depth - 1)[:, None] + np.arange(d.push_order.shape[1])
+        self.stack_symbol.reshape(-1)[at_top] = d.push_order.take(p, axis=0)
+        self.stack_atom.reshape(-1)[at_top] = atom[:, None]
         self.depth += d.n_pushed.take(p) - 1
         self.steps_needed += attr["steps_needed"] - 1 - d.min_steps.take(top)
         self.atoms_to_come += attr["atoms_pushed"] - prods.produces_atom.take(top)
