@@ -47,7 +47,8 @@ def length_batches(index: np.ndarray, lengths: np.ndarray, batch_size: int, rng:
 
 
 def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuffle: bool = True,
-                 seed: int = 0, index: np.ndarray | None = None, by_length: bool = False, multiple: int = 1):
+                 seed: int = 0, index: np.ndarray | None = None, by_length: bool = False, multiple: int = 1,
+                 process: tuple[int, int] = (0, 1)):
     """tf.data over rows of int production sequences (array or memory map), one-hot per batch.
 
     Only the index array and one batch at a time are materialised; each epoch reshuffles
@@ -56,7 +57,10 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
     longest row, rounded up to LENGTH_QUANTUM steps: the steps cut are padding, which the
     masked loss scores as exactly 0, so the loss is the same and the work far less. Each
     batch holds a `multiple` of rows (the devices it is split over): a shorter batch (the last of
-    an epoch, a short length group) leaves out its last rows, fewer than `multiple`.
+    an epoch, a short length group) leaves out its last rows, fewer than `multiple`. With
+    `process` (index, count) for one of several processes training together, every process
+    draws the same batches and yields its own share of each, the index-th of `count` equal
+    parts (`multiple` is then the devices of all processes), cut to the whole batch's length.
     """
     from grammarvae.quiet import import_tensorflow_quietly
 
@@ -82,7 +86,8 @@ def make_dataset(X: np.ndarray, n_productions: int, batch_size: int = 256, shuff
             rows = np.sort(rows[:len(rows) - len(rows) % multiple])  # sorted reads are kinder to a memory map
             if not len(rows):
                 continue
-            batch = np.asarray(X[rows], dtype=np.int32)
+            share = len(rows) // process[1]
+            batch = np.asarray(X[rows[process[0] * share:(process[0] + 1) * share]], dtype=np.int32)
             if by_length:
                 cut = min(T, -(-max(1, int(lengths[rows].max())) // LENGTH_QUANTUM) * LENGTH_QUANTUM)
                 batch = batch[:, :cut]

@@ -12,12 +12,14 @@ A checkpoint of the whole model is written after every epoch (``model.keras``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -327,8 +329,12 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError(f"start from the weights of {init_from} or resume this run, not both")
     if init_from is not None and str(init_from) not in PRETRAINED and not Path(init_from).is_file():
         raise ValueError(f"{init_from}: no such model file (nor a bundled model: {', '.join(sorted(PRETRAINED))})")
-    n_devices = device_count(devices)
-    with claimed(out), data_parallel(n_devices, batch_size):  # a second run on this output is refused (OutputBusy)
+    n_devices, share = device_count(devices), process_share()
+    if resume and share[1] > 1:
+        raise ValueError("a run of several processes starts anew or --init-from a model; resuming one is not "
+                         "supported yet (resume it in one process, or start the processes from its checkpoint "
+                         "with --init-from)")
+    with _own_output(out, share) as out, claimed(out), data_parallel(n_devices, batch_size):  # a second run on this output is refused (OutputBusy)
         backup = _side(out, ".backup")
         _remove_leftovers(out, backup)
         key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once
@@ -389,11 +395,11 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         shuffle_seed = seed + epochs_done if resume else seed
         by_length = model.autoregressive
         ds = make_dataset(X, P, batch_size=batch_size, shuffle=True, seed=shuffle_seed, index=train_idx,
-                          by_length=by_length, multiple=n_devices)
+                          by_length=by_length, multiple=n_devices, process=share)
         if steps_per_epoch:
             ds = ds.repeat()
-        val = make_dataset(X_val, P, batch_size=batch_size, shuffle=False, index=val_idx,
-                           by_length=by_length, multiple=n_devices) if len(val_idx) >= n_devices else None
+        val = make_dataset(X_val, P, batch_size=batch_size, shuffle=False, index=val_idx, by_length=by_length,
+                           multiple=n_devices, process=share) if len(val_idx) >= n_devices else None
         if val is not None and validation_steps:
             val = val.repeat()  # the same first batches each epoch: make_dataset does not shuffle them
         initial_epoch = 0
@@ -450,19 +456,60 @@ def device_count(devices: int | str | None) -> int:
     return n
 
 
+def initialize_processes(coordinator: str, num_processes: int, process_id: int) -> None:
+    """Join a run of `num_processes` processes (one a machine, say) that train as one, through
+    `keras.distribution.initialize` (JAX): `coordinator` is HOST:PORT of process 0, which every
+    process reaches. Call before anything else runs on JAX; then `train(devices="all")` is data
+    parallel over the devices of all the processes, each reading its share of every batch, and
+    process 0 writes the files."""
+    if num_processes < 1 or not 0 <= process_id < num_processes:
+        raise ValueError(f"process id {process_id} is not one of the {num_processes} processes (0 to {num_processes - 1})")
+    host, _, port = coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"coordinator must be HOST:PORT, got {coordinator!r}")
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"training in several processes runs on the JAX backend; this is {keras.backend.backend()} "
+                         f"(set KERAS_BACKEND=jax)")
+    keras.distribution.initialize(coordinator, num_processes, process_id)
+
+
+@contextlib.contextmanager
+def _own_output(out: Path, share: tuple[int, int]):
+    """Where this process writes: `out`, or for a process of several other than the first (whose
+    files are the run's), a scratch folder removed at the end."""
+    if not share[0]:
+        yield out
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"grammarvae-process-{share[0]}-"))
+    try:
+        yield scratch / out.name
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def process_share() -> tuple[int, int]:
+    """(this process's index, the number of processes) of a run of several (`initialize_processes`);
+    (0, 1) for a run of one."""
+    if keras.backend.backend() != "jax":
+        return 0, 1
+    import jax
+
+    return jax.process_index(), jax.process_count()
+
+
 def data_parallel(n: int, batch_size: int):
     """A context in which models are built and trained data parallel over the first `n` local
     devices: Keras's `DataParallel` distribution, on the JAX backend (KERAS_BACKEND=jax). Each
     batch is split across the devices, the variables are replicated, and the gradient is the
     whole batch's, so the run is the one-device run to float tolerance (a test). n = 1: no
     distribution. ValueError for a batch that does not split evenly."""
-    import contextlib
-
     if n == 1:
         return contextlib.nullcontext()
     if batch_size % n:
         raise ValueError(f"the batch size {batch_size} does not split evenly over {n} devices")
-    return keras.distribution.DataParallel(devices=keras.distribution.list_devices()[:n]).scope()
+    # Several processes: each feeds its own share of a batch (make_dataset's `process`), not Keras's shard.
+    return keras.distribution.DataParallel(devices=keras.distribution.list_devices()[:n],
+                                           auto_shard_dataset=process_share()[1] == 1).scope()
 
 
 def _untrained_prior(model: GrammarVAE, source) -> GrammarVAE:

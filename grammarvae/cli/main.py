@@ -179,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", type=devices, metavar="N|all",
                    help="train data parallel over N local devices (GPUs), or all of them: the JAX backend "
                         "(KERAS_BACKEND=jax; README, \"Training on GPUs\"); the batch is split over them")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="train as one of --num-processes processes (machines) together, data parallel over "
+                        "all their devices: the address of process 0, which each reaches (JAX backend); "
+                        "process 0 writes the files")
+    p.add_argument("--num-processes", type=count(1), metavar="K", help="processes in the run (with --coordinator)")
+    p.add_argument("--process-id", type=count(0), metavar="I", help="this process, 0 to K-1 (with --coordinator)")
     p.add_argument("--grammar", help="a new model's grammar: a name (zinc, equations) or a .cfg path (default: zinc)")
     p.add_argument("--language", choices=["smiles", "plain"],
                    help="how a new model reads and writes its text: smiles (molecules, through RDKit) or "
@@ -622,8 +628,14 @@ def cmd_train(args) -> int:
     if not Path(args.input).is_file():
         raise UsageError(f"{args.input}: no such file")
     check_output(args.output, (".keras",), "-o")
+    several = [args.coordinator, args.num_processes, args.process_id]
+    if any(x is not None for x in several) and any(x is None for x in several):
+        raise UsageError("a run of several processes takes --coordinator, --num-processes and --process-id together")
     import_tensorflow_quietly()  # only now: the checks above answer at once
-    from grammarvae.train import TrainingDiverged, train
+    from grammarvae.train import TrainingDiverged, initialize_processes, train
+
+    if args.coordinator is not None:
+        initialize_processes(args.coordinator, args.num_processes, args.process_id)
 
     try:
         hist = train(args.input, args.output, preset=args.preset, epochs=args.epochs,
