@@ -23,6 +23,7 @@ open; no production that would leave too few steps to close the rings open. Ring
 forced shut: a ring still open when the derivation ends is dropped (its digit and bond mark
 removed, the atom keeps a hydrogen) and counted in `last_stats`. RDKit drops a chiral or
 double-bond mark that means nothing, so the canonical isomeric SMILES out are always valid.
+A step reads the rules from tables made when the decoder is (`tables.py`), not by calling them.
 
     >>> dec = MaskedDecoder(Grammar.load("zinc"))
     >>> dec.decode(logits, greedy=True)                       # list of canonical SMILES
