@@ -334,7 +334,8 @@ def train(data: str | Path, out: str | Path, preset: str = "small", epochs: int 
         raise ValueError("a run of several processes starts anew or --init-from a model; resuming one is not "
                          "supported yet (resume it in one process, or start the processes from its checkpoint "
                          "with --init-from)")
-    with _own_output(out, share) as out, claimed(out), data_parallel(n_devices, batch_size):  # a second run on this output is refused (OutputBusy)
+    # A second run on this output is refused (OutputBusy).
+    with _own_output(out, share) as out, claimed(out), data_parallel(n_devices, batch_size):
         backup = _side(out, ".backup")
         _remove_leftovers(out, backup)
         key, cached = _input_key(data, column), cached_input(out)  # the file is hashed once

@@ -70,6 +70,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The same training (2 epochs, batches of 8 of 64 rows: whole batches, so every run sees the
@@ -100,9 +103,6 @@ def runs(tmp_path_factory):
         assert run.returncode == 0, err[-3000:]
         results[f"p{i}"] = json.loads(out.strip().splitlines()[-1])
     return results, folder
-
-
-_PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
 
 
 @needs_jax

@@ -73,8 +73,8 @@ class RuleTable:
     """A rule, or rules joined, over every symbol and situation read: `tables[row bit
     values]`, each (symbols, *sizes of `fields`) bits, read flat."""
 
-    def __init__(self, name: str, fields: list[str], low: dict, row_bits: list[str], tables: dict):
-        self.name, self.fields, self.low, self.row_bits, self.tables = name, fields, low, row_bits, tables
+    def __init__(self, name: str, fields: list[str], row_bits: list[str], tables: dict):
+        self.name, self.fields, self.row_bits, self.tables = name, fields, row_bits, tables
         self.shape = next(iter(tables.values())).shape
         self.G = int(np.prod(self.shape[1:], dtype=np.int64))
         self.strides = {f: int(np.prod(self.shape[2 + i:], dtype=np.int64)) for i, f in enumerate(fields)}
@@ -84,13 +84,12 @@ class RuleTable:
     def of(cls, rule, windows, ranges) -> "RuleTable":
         """`rule` evaluated at every symbol and situation it reads (within `ranges`)."""
         fields, row_bits = reads(rule, windows)
-        low = {f: ranges[f][0] for f in fields}
         axes = [np.arange(ranges[f][0], ranges[f][1] + 1) for f in fields]
         grid = {f: g.reshape(1, -1, 1) for f, g in zip(fields, np.meshgrid(*axes, indexing="ij"))}
         c = {k: v[:, None, :] for k, v in windows.items()}  # (symbols, 1, W)
         tables = {values: _evaluate(rule, c, grid, dict(zip(row_bits, values))).reshape((-1,) + tuple(map(len, axes)))
                   for values in itertools.product((False, True), repeat=len(row_bits))}
-        table = cls(rule.__name__, fields, low, row_bits, tables)
+        table = cls(rule.__name__, fields, row_bits, tables)
         table.rule, table.c, table.grid = rule, c, grid
         return table
 
@@ -111,8 +110,7 @@ class RuleTable:
                 spread.append(own.transpose([0] + order).reshape(shape))
             tables[values] = np.broadcast_to(functools.reduce(join, spread), (spread[0].shape[0],) + tuple(
                 size[f] for f in fields)).copy()
-        return cls(" and ".join(t.name for t in parts), fields, {f: v for t in parts for f, v in t.low.items()},
-                   row_bits, tables)
+        return cls(" and ".join(t.name for t in parts), fields, row_bits, tables)
 
     def clipped_exactly(self) -> str | None:
         """The first quantity whose table (of one rule) reads differently beyond its range."""
@@ -198,7 +196,6 @@ class RuleTables:
         self.fields = list(dict.fromkeys(f for t in self.hard + sum(self.tiers, []) for f in t.fields))
         self.first = packed(windows["first"])
         self.shifts = np.arange(W, dtype=self.dtype)
-        self.weights = np.left_shift(1, self.shifts, dtype=self.dtype)  # 2 ** w
 
     def indices(self, quantities: SimpleNamespace) -> dict[str, np.ndarray]:
         """Each quantity the tables read, clipped to its range, from its low end: (n,) int64."""
