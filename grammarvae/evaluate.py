@@ -28,7 +28,7 @@ def draw(rows: Sequence, limit: int | None, seed: int = 0) -> list:
 def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_prior: int = 1000,
              seed: int = 0, progress=None, beam_width: int | None = None, n_unique: int | None = None,
              sampled_protocol: int = 0, prior_decoding: str = "greedy", with_fcd: bool = False,
-             prior: str | None = None) -> dict:
+             prior: str | None = None, avoid_rings: str | None = None) -> dict:
     """Prior validity, uniqueness, novelty (with `train`), internal diversity of `n_prior`
     samples, and their realism against `test` (`grammarvae.realism`: ring shares beside the
     test set's, property distances, SNN, fragment and scaffold similarity); reconstruction
@@ -42,7 +42,8 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
     decoder's distribution p(x|z) at temperature 1 (``"sampled"``: the generative model's
     own samples, as MOSES and the Grammar VAE paper draw them), from `prior` as
     `GrammarVAE.sample` takes it (the model's default: its fitted aggregate posterior where
-    it has one, else N(0, I)).
+    it has one, else N(0, I)), avoiding the ring sizes `avoid_rings` names as `sample` does
+    (the model's default: 4-rings and rings of 8 or more for molecules).
 
     Options: `beam_width` adds reconstruction by beam search; `n_unique` adds the uniqueness
     of that many prior samples; `sampled_protocol=k` adds the literature's sampled protocol
@@ -60,11 +61,14 @@ def evaluate(model, test: Sequence[str], train: Sequence[str] | None = None, n_p
         raise ValueError(f"prior_decoding must be 'greedy' or 'sampled', got {prior_decoding!r}")
     greedy = prior_decoding == "greedy"
     prior = model.default_prior if prior is None else prior
-    samples = model.sample(n_prior, seed=seed, greedy=greedy, prior=prior)
-    out = {"prior": prior, "prior_decoding": prior_decoding, **sample_metrics(samples, train=train)}
+    avoid_rings = model.default_avoid_rings if avoid_rings is None else avoid_rings
+    samples = model.sample(n_prior, seed=seed, greedy=greedy, prior=prior, avoid_rings=avoid_rings)
+    out = {"prior": prior, "prior_decoding": prior_decoding, "avoid_rings": avoid_rings,
+           **sample_metrics(samples, train=train)}
     out["dropped_rings_per_sample"] = model.decode_stats.dropped_rings / max(1, n_prior)
     if n_unique:
-        out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1, greedy=greedy, prior=prior))["uniqueness"]
+        out[f"uniqueness_{n_unique}"] = sample_metrics(model.sample(n_unique, seed=seed + 1, greedy=greedy, prior=prior,
+                                                                    avoid_rings=avoid_rings))["uniqueness"]
     # One encoding serves everything below; for the one-shot decoder, one network pass per
     # chunk serves both the decodes and the step accuracy.
     test = list(test)

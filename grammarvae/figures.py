@@ -11,6 +11,7 @@ from __future__ import annotations
 GLOSSARY = {
     "prior": "where prior samples' latent points are drawn from: aggregate (the model's fitted posteriors, widened) or normal, N(0, I)",
     "prior_decoding": "how prior samples were decoded: greedy, or sampled from p(x|z)",
+    "avoid_rings": "ring sizes prior samples closed only where nothing else could be written (none: no preference)",
     "samples": "prior samples drawn (from the prior above)",
     "validity": "share of prior samples RDKit reads (1 by construction of the decoder)",
     "uniqueness": "share of distinct molecules among the valid samples",

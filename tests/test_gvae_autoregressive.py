@@ -140,7 +140,9 @@ def test_sample_around_and_interpolate_decode_by_beam(small):
     beam = small.sample_around("CC(=O)Nc1ccc(O)cc1", n=20, seed=3, beam_width=4)
     assert beam == small.decode(around, beam_width=4) and beam != small.decode(around)
     prior = np.random.default_rng(5).standard_normal((20, small.latent_dim)).astype("float32")
-    assert small.sample(20, seed=5, beam_width=4) == small.decode(prior, beam_width=4) != small.sample(20, seed=5)
+    avoid = small.default_avoid_rings  # prior samples avoid those ring sizes; decode, by default, none
+    assert small.sample(20, seed=5, beam_width=4) == small.decode(prior, beam_width=4, avoid_rings=avoid) != small.sample(
+        20, seed=5)
 
 
 def test_decoding_in_bfloat16_stays_valid_and_returns_to_float32(tiny):

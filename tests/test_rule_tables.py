@@ -13,11 +13,13 @@ def decoder():
     return MaskedDecoder(Grammar.load("zinc"))
 
 
-@pytest.mark.parametrize("steps, scale, greedy", [(277, 2.0, True), (277, 4.0, False), (60, 1.0, False)])
-def test_tables_keep_what_the_rules_keep_at_every_step(decoder, steps, scale, greedy):
+@pytest.mark.parametrize("steps, scale, greedy, avoid", [(277, 2.0, True, None), (277, 4.0, False, None),
+                                                         (60, 1.0, False, None), (277, 3.0, False, "3,4,7+")])
+def test_tables_keep_what_the_rules_keep_at_every_step(decoder, steps, scale, greedy, avoid):
     """Every step of decodes of random logits (short budgets included, where steps left and
-    open rings bite): the candidates the tables keep are those the rules kept, evaluated
-    directly, for every molecule."""
+    open rings bite; ring sizes avoided): the candidates the tables keep are those the rules
+    kept, evaluated directly, for every molecule."""
+    decoder = decoder if avoid is None else MaskedDecoder(decoder.g, avoid_rings=avoid)
     rng = np.random.default_rng(11)
     logits = rng.normal(scale=scale, size=(200, steps, decoder.g.n_productions)).astype("float32")
     state, checked, differing = decoder.start(len(logits), steps), 0, 0

@@ -45,6 +45,23 @@ def _add_beam_width(p) -> None:
                    help="decode each point by a beam of K, its most likely valid molecule (default: greedy)")
 
 
+def _add_avoid_rings(p, default: str) -> None:
+    p.add_argument("--avoid-rings", metavar="SIZES", type=_ring_sizes,
+                   help="close rings of these sizes only where nothing else may be written: e.g. 4,8+ (4-rings, "
+                        f"and rings of 8 or more atoms), or none (default: {default})")
+
+
+def _ring_sizes(text: str) -> str:
+    """--avoid-rings, checked (argparse words the ValueError as a usage error)."""
+    from grammarvae.decoding.decoder import ring_sizes
+
+    try:
+        ring_sizes(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.strip()
+
+
 def _add_preparation(p: argparse.ArgumentParser) -> None:
     """--neutralize and --strip-stereo, each with its --no- form; neither given: the model's
     default (removed where the model saw none in training: GrammarVAE.preparation)."""
@@ -111,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --around: only molecules other than it and each other (drawn until -n are found, "
                         "or say how many were)")
     _add_prior(p)
+    _add_avoid_rings(p, "4,8+ for prior samples of a molecule model, none with --around")
     _add_beam_width(p)
     p.add_argument("--image", help="also write an RDKit grid picture (.png or .svg)")
     p.add_argument("-o", "--output", help="write SMILES here (default: stdout)")
@@ -211,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prior-decoding", default="greedy", choices=["greedy", "sampled"],
                    help="decode prior samples greedily or draw them from p(x|z) (default: greedy)")
     _add_prior(p)
+    _add_avoid_rings(p, "4,8+ for a molecule model: prior samples as sample writes them")
     p.add_argument("--json", help="also write the figures here")
     _add_common(p)
     p.set_defaults(func=cmd_evaluate)
@@ -319,7 +338,7 @@ def _model(args):
 
 
 MOLECULE_COMMANDS = ("parse", "evaluate", "reconstruct", "improve", "shift")
-MOLECULE_OPTIONS = ("image", "filter", "neutralize", "strip_stereo")
+MOLECULE_OPTIONS = ("image", "filter", "neutralize", "strip_stereo", "avoid_rings")
 
 
 def _refuse_molecule_work(args, model) -> None:
@@ -536,12 +555,13 @@ def cmd_sample(args) -> int:
     if args.around:
         with _named_inputs(__around=args.around):
             smiles = model.sample_around(args.around, n=args.n, scale=args.scale, seed=args.seed,
-                                         beam_width=args.beam_width, distinct=args.distinct, filters=args.filter)
+                                         beam_width=args.beam_width, distinct=args.distinct, filters=args.filter,
+                                         avoid_rings=args.avoid_rings)
         lines = [model.language.canonical(args.around)] + smiles
         legends = ["seed: " + lines[0]] + smiles
     else:
         smiles = lines = model.sample(args.n, seed=args.seed, beam_width=args.beam_width, filters=args.filter,
-                                      prior=_prior(model, args))
+                                      prior=_prior(model, args), avoid_rings=args.avoid_rings)
         legends = None
     if len(smiles) < args.n:
         wanted = " and ".join(w for w, on in (("distinct, other than the seed", args.distinct),
@@ -562,7 +582,8 @@ def _sample_streamed(model, args) -> int:
     done = 0
     with (writing(args.output) if args.output else contextlib.nullcontext(sys.stdout)) as fh, \
             Bar("sampling") as bar:
-        for part in model.sample_chunks(args.n, seed=args.seed, beam_width=args.beam_width, prior=_prior(model, args)):
+        for part in model.sample_chunks(args.n, seed=args.seed, beam_width=args.beam_width, prior=_prior(model, args),
+                                        avoid_rings=args.avoid_rings):
             fh.write("".join(f"{s}\n" for s in part))
             done += len(part)
             bar.update(done, args.n)
@@ -685,7 +706,8 @@ def cmd_evaluate(args) -> int:
     with Bar("reconstructing") as bar:
         figures = evaluate(model, test, train=train, n_prior=args.n, seed=args.seed, progress=bar.update,
                            beam_width=args.beam_width, n_unique=args.unique_n, sampled_protocol=args.sampled_protocol,
-                           prior_decoding=args.prior_decoding, with_fcd=args.fcd, prior=_prior(model, args))
+                           prior_decoding=args.prior_decoding, with_fcd=args.fcd, prior=_prior(model, args),
+                           avoid_rings=args.avoid_rings)
     for i, smiles, why in figures.pop("not_encodable"):
         print(f"{args.test}:{test_rows[i].line}: {shown(smiles)}: {why} (counted as not reconstructed)", file=sys.stderr)
     for k, v in figures.items():

@@ -19,7 +19,10 @@ production that passes the hard rules of `rules.py`:
 
 Soft rules, each applied only where it leaves something allowed: a chiral mark only on an
 element that can be a stereocentre; no new ring where no other atom is to come or eight are
-open; no production that would leave too few steps to close the rings open. Rings are never
+open; no production that would leave too few steps to close the rings open; and, asked for
+(`MaskedDecoder(grammar, avoid_rings="4,8+")`), no ring closed onto a size named (the state
+then tracks the atoms' graph distances: a closure makes a ring of their shortest path plus
+one; `GrammarVAE.sample` asks for 4-rings and rings of 8 or more by default). Rings are never
 forced shut: a ring still open when the derivation ends is dropped (its digit and bond mark
 removed, the atom keeps a hydrogen) and counted in `last_stats`. RDKit drops a chiral or
 double-bond mark that means nothing, so the canonical isomeric SMILES out are always valid.

@@ -37,14 +37,43 @@ def closed_shell(mol) -> bool:
     return bool(radical)
 
 
+RING_SIZES = 64  # ring sizes a preference names, 0..RING_SIZES-1 (the last: that many or more)
+
+
+def ring_sizes(spec: str | None) -> np.ndarray | None:
+    """A ring-size preference, "4,8+" (4-rings, and rings of 8 or more atoms), as a boolean
+    table by size (index min(size, RING_SIZES - 1)); None for None or "none". ValueError names
+    a bad size."""
+    if spec is None or str(spec).strip() == "none":
+        return None
+    table = np.zeros(RING_SIZES, dtype=bool)
+    for part in str(spec).split(","):
+        part = part.strip()
+        size = part[:-1] if part.endswith("+") else part
+        if not size.isdigit() or not 3 <= int(size) < RING_SIZES:
+            raise ValueError(f"ring size {part!r} in {spec!r}: a size of 3 to {RING_SIZES - 1} atoms, "
+                             f"or one with '+' for that many or more (e.g. '4,8+')")
+        if part.endswith("+"):
+            table[int(size):] = True
+        else:
+            table[int(size)] = True
+    return table
+
+
 class MaskedDecoder:
-    """Grammar-, budget- and chemistry-constrained decoding of a batch (see grammarvae.decoding)."""
+    """Grammar-, budget- and chemistry-constrained decoding of a batch (see grammarvae.decoding).
+
+    `avoid_rings` ("4,8+": 4-rings and rings of 8 or more atoms) makes closing a ring of those
+    sizes a soft rule (`rules.closes_an_avoided_ring`): a ring closes there only when nothing
+    else may be written. Off by default, as a real molecule may hold such rings."""
 
     ADVANCE_FIELDS = ("steps_needed", "atoms_pushed", "bonds_added", "element", "charge", "bond_order", "label")
     COMPACT = 64  # decode_ids drops finished rows once this many (or a quarter) have finished
 
-    def __init__(self, grammar: Grammar):
+    def __init__(self, grammar: Grammar, avoid_rings: str | None = None):
         g = self.g = grammar
+        self.avoid_rings = None if avoid_rings is None else str(avoid_rings)
+        self.avoided_ring = ring_sizes(avoid_rings)  # by size: the state then tracks distances
         prods = self.prods = Productions(g)
         self.nothing = prods.symbol["Nothing"]
         # Per symbol (the grammar's nonterminals, then the roles of chemistry.ROLES): the

@@ -109,8 +109,15 @@ def no_steps_to_close_rings(c, m):
     return c.steps_needed + STEPS_TO_CLOSE_A_RING * np.maximum(m.n_open - c.labels_needed, 0) > m.steps_left
 
 
+def closes_an_avoided_ring(c, m):
+    """It closes a ring of a size the decoder was asked to avoid (`MaskedDecoder(avoid_rings=)`:
+    the ring the closure makes is the shortest path between the two atoms, plus the new bond)."""
+    return c.label_closable & c.label_avoided
+
+
 SOFT_TIERS = (
     (chiral_mark_off_a_stereocentre,),
+    (closes_an_avoided_ring,),
     (ring_bond_with_nothing_to_close, opens_a_ring_late, no_steps_to_close_rings),
 )
 # Not a rule: steering the last atom to close the rings still open (ending the chain later,

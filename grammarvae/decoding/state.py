@@ -30,6 +30,8 @@ from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, valence
 from grammarvae.grammar.masked import DerivationRows
 
 NO_ATOM = -1
+NO_PATH = 30_000  # the distance between atoms not (yet) connected
+DISTANCE_ATOMS = 64  # atoms whose distances are tracked (for a ring-size preference); past them, none
 
 
 class DecodeState(DerivationRows):
@@ -79,6 +81,12 @@ class DecodeState(DerivationRows):
         self.n_atoms = np.zeros(n, dtype=np.int64)
         self.n_open = np.zeros(n, dtype=np.int64)
         self.chosen = np.full((n, steps), g.pad, dtype=np.int16)
+        # For a ring-size preference (decoder.avoided_ring): bonds between the first atoms
+        # along the shortest path, each atom's row written when it is, updated when a ring closes.
+        if decoder.avoided_ring is not None:
+            self.ROW_FIELDS = DecodeState.ROW_FIELDS + ("distance",)
+            D = min(atoms, DISTANCE_ATOMS)
+            self.distance = np.full((n, D, D), NO_PATH, dtype=np.int16)
         # Results of rows already dropped, by batch row.
         self.result_ids = np.full((n, steps), g.pad, dtype=np.int64)
         self.result_dropped: list[list[int]] = [[] for _ in range(n)]
@@ -131,6 +139,23 @@ class DecodeState(DerivationRows):
         closable = is_open & (opener != here) & (opener != parent) & (self.ring_barred[r] != here)
         return is_open, closable
 
+    def closure_sizes(self, r, atom) -> np.ndarray:
+        """For rows r, per label: the atoms of the ring that closing it on the current atom
+        would make (the shortest path between the two, plus the new bond); 0 where the label
+        is not open or the atoms are past DISTANCE_ATOMS."""
+        opener, here = self.ring_opener[r], atom[r]
+        D = self.distance.shape[1]
+        known = (opener >= 0) & (opener < D) & (here[:, None] < D) & (here[:, None] >= 0)
+        path = self.distance[r[:, None], np.minimum(here, D - 1)[:, None], np.clip(opener, 0, D - 1)]
+        return np.where(known & (path < NO_PATH), path + 1, 0)
+
+    def _avoided(self, r, atom, closable) -> np.ndarray:
+        """For rows r, per label: closable onto a ring of a size the decoder avoids."""
+        table = self.decoder.avoided_ring
+        if table is None:
+            return np.zeros_like(closable)
+        return closable & table.take(np.minimum(self.closure_sizes(r, atom), len(table) - 1))
+
     def candidates(self, top: np.ndarray, atom: np.ndarray) -> SimpleNamespace:
         """Each row's W candidate productions and their attributes, (n, W) arrays; for rows
         whose top is a ring-label digit, also whether each candidate's label is open and
@@ -139,12 +164,14 @@ class DecodeState(DerivationRows):
         c = SimpleNamespace(**{name: table.take(top, axis=0) for name, table in d.windows.items()})
         c.label_open = np.zeros(c.label.shape, dtype=bool)
         c.label_closable = np.zeros(c.label.shape, dtype=bool)
+        c.label_avoided = np.zeros(c.label.shape, dtype=bool)
         digits = np.flatnonzero(top == d.prods.digit)
         if len(digits):
             is_open, closable = self._ring_labels(digits, atom)
             lab = c.label[digits]
-            c.label_open[digits] = np.take_along_axis(is_open, lab, axis=1) & (lab > 0)
-            c.label_closable[digits] = np.take_along_axis(closable, lab, axis=1) & (lab > 0)
+            for name, labels in (("label_open", is_open), ("label_closable", closable),
+                                 ("label_avoided", self._avoided(digits, atom, closable))):
+                getattr(c, name)[digits] = np.take_along_axis(labels, lab, axis=1) & (lab > 0)
         return c
 
     def _here(self):
@@ -156,11 +183,14 @@ class DecodeState(DerivationRows):
     def _label_bits(self, top: np.ndarray, atom: np.ndarray) -> dict[str, np.ndarray]:
         """`candidates`' label_open and label_closable as bits (bit w: candidate w), (n,)."""
         d = self.decoder
-        bits = {name: np.zeros(len(self), dtype=d.tables.dtype) for name in ("label_open", "label_closable")}
+        names = ("label_open", "label_closable", "label_avoided")
+        bits = {name: np.zeros(len(self), dtype=d.tables.dtype) for name in names}
         digits = np.flatnonzero(top == d.prods.digit)
         if len(digits):
-            for name, labels in zip(bits, self._ring_labels(digits, atom)):  # label sets, then their candidates
-                bits[name][digits] = d.digit_candidates.take(labels.dot(d.label_weights))
+            is_open, closable = self._ring_labels(digits, atom)
+            labels = (is_open, closable) + ((self._avoided(digits, atom, closable),) if d.avoided_ring is not None else ())
+            for name, of_label in zip(names, labels):  # label sets, then their candidates
+                bits[name][digits] = d.digit_candidates.take(of_label.dot(d.label_weights))
         return bits
 
     def _rules(self):
@@ -237,6 +267,8 @@ class DecodeState(DerivationRows):
         element[slot], charge[slot] = 0, ANY_CHARGE
         bonds[slot] = from_atom * self.pending_order
         self.pending_order[new] = 1
+        if d.avoided_ring is not None:
+            self._place_atoms(np.flatnonzero(new), owner)
         self.n_atoms += new
         # Pop the top; push the production's nonterminals, the leftmost on top.
         S = self.stack_symbol.shape[1]
@@ -261,6 +293,27 @@ class DecodeState(DerivationRows):
         self.t += 1
         self._step = {}
 
+    def _place_atoms(self, r, owner) -> None:
+        """Rows r write a new atom (their `n_atoms`), bonded from `owner` (NO_ATOM: none):
+        its distances are its parent's, plus one."""
+        D = self.distance.shape[1]
+        r = r[self.n_atoms[r] < D]
+        new, parent = self.n_atoms[r], owner[r]
+        row = np.where((parent >= 0)[:, None], np.minimum(self.distance[r, np.maximum(parent, 0)] + 1, NO_PATH), NO_PATH)
+        row[np.arange(len(r)), new] = 0
+        self.distance[r, new] = row
+        self.distance[r, :, new] = row
+
+    def _close_ring_distances(self, r, u, v) -> None:
+        """Rows r bond atoms u and v (a ring closed): paths through the new bond."""
+        D = self.distance.shape[1]
+        keep = (u < D) & (v < D)
+        r, u, v = r[keep], u[keep], v[keep]
+        M = self.distance[r].astype(np.int32)
+        du, dv = M[np.arange(len(r)), u], M[np.arange(len(r)), v]  # (k, D): from u, from v
+        through = np.minimum(du[:, :, None] + 1 + dv[:, None, :], dv[:, :, None] + 1 + du[:, None, :])
+        self.distance[r] = np.minimum(M, np.minimum(through, NO_PATH)).astype(np.int16)
+
     def _ring_bond(self, r, label, atom) -> None:
         """Rows r write ring label `label` on `atom`: it closes that ring if open, else opens it."""
         self.ring_barred[r[self.barred_for[r] != atom]] = NO_ATOM  # a new atom: forget the last one's bars
@@ -271,6 +324,8 @@ class DecodeState(DerivationRows):
         # they may not close here too.
         opener = self.ring_opener[rc]
         same = opener == opener[np.arange(len(rc)), lc][:, None]
+        if self.decoder.avoided_ring is not None:
+            self._close_ring_distances(rc, atom[closing], opener[np.arange(len(rc)), lc])
         self.ring_barred[rc] = np.where(same, atom[closing][:, None], self.ring_barred[rc])
         self.ring_opener[rc, lc] = NO_ATOM
         self.ring_opened_at[rc, lc] = -1

@@ -37,7 +37,7 @@ BOOLEAN = {"last_atom"}
 # Those that may fall outside their range, and at which end (the rest cannot): steps left and
 # bonds beyond any that matters, room below -1 (an atom whose state holds no bonds at all).
 CLIPPED = {"steps_left": "high", "bonds_used": "high", "room": "low"}
-ROW_BITS = ("label_open", "label_closable")
+ROW_BITS = ("label_open", "label_closable", "label_avoided")
 FAR = 30_000  # where, past a range's ends, a table is checked to read the same (int16 holds it)
 MAX_STEPS_LEFT = 1 << 12  # the most steps left a table holds
 GROUP_LIMIT = 1 << 15  # the most entries per symbol of one table of several rules joined

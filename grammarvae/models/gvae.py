@@ -177,6 +177,7 @@ class GrammarVAE(VAE):
         self.max_len = arch["max_len"]
         self.language = language_named(language)
         self.decoder_engine = self.language.decoder(g)
+        self._engines = {}  # masked decoders with a ring-size preference, by its text
         self.trained_productions = None if trained_productions is None else sorted(int(i) for i in trained_productions)
         self.prior = (None if not prior_size else
                       AggregatePosterior(prior_size, arch["latent_dim"], prior_scale, name="prior"))
@@ -316,12 +317,15 @@ class GrammarVAE(VAE):
         self.decoder.set_step_precision(dtype)
 
     def decode(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
-               beam_width: int | None = None, batch_size: int = 256, progress=None) -> list[str]:
+               beam_width: int | None = None, batch_size: int = 256, progress=None,
+               avoid_rings: str | None = None) -> list[str]:
         """Canonical SMILES for latent points z (n, latent_dim): always valid molecules.
 
         Greedy (each step's most likely allowed production), sampled (``greedy=False``, at
         `temperature`, seeded), or by beam search (``beam_width=K``: the most likely allowed
-        derivation a beam of K finds). Molecules are decoded in chunks of DECODE_CHUNK (of
+        derivation a beam of K finds). `avoid_rings` ("4,8+"; None or "none": no preference)
+        names ring sizes closed only where nothing else may be written (see `engine`).
+        Molecules are decoded in chunks of DECODE_CHUNK (of
         BEAM_ROWS // K by a beam, so that memory does not grow with the width);
         `decode_stats` then holds how many molecules, rings dropped and invalid (0) there were."""
         if not np.isfinite(temperature) or temperature <= 0:
@@ -337,7 +341,7 @@ class GrammarVAE(VAE):
         for i in range(0, len(z), chunk):
             ids, drop = self.decode_ids(z[i:i + chunk], greedy=greedy, temperature=temperature,
                                         seed=None if seed is None else seed + i, beam_width=beam_width,
-                                        batch_size=batch_size)
+                                        batch_size=batch_size, avoid_rings=avoid_rings)
             texts, s = self.language.write(self.decoder_engine, ids, drop)
             out += texts
             stats = DecodeStats(*(a + b for a, b in zip(dataclasses.astuple(stats), dataclasses.astuple(s))))
@@ -347,13 +351,13 @@ class GrammarVAE(VAE):
         return out
 
     def decode_ids(self, z, greedy: bool = True, temperature: float = 1.0, seed: int | None = 0,
-                   beam_width: int | None = None, batch_size: int = 256):
+                   beam_width: int | None = None, batch_size: int = 256, avoid_rings: str | None = None):
         """Production ids (n, max_len) under the masks, and per molecule the ring-digit steps
         to drop: `decode` before the SMILES are written."""
         from grammarvae.models.autoregressive import (NOT_FINITE, PrecomputedLogits, masked_beam_search,
                                                       masked_generate)
 
-        engine = self.decoder_engine
+        engine = self.engine(avoid_rings)
         if self.autoregressive:
             network = self.decoder
         else:
@@ -366,6 +370,22 @@ class GrammarVAE(VAE):
             return masked_beam_search(engine, network, z, self.max_len, beam_width)
         return masked_generate(engine, network, z, self.max_len, greedy=greedy, temperature=temperature,
                                seed=seed)
+
+    def engine(self, avoid_rings: str | None = None):
+        """The masked decoder (`decoder_engine`), or one that also avoids closing rings of the
+        sizes named ("4,8+": 4-rings and rings of 8 or more atoms; None or "none": the plain
+        one), made once per preference. ValueError for a bad size, or for a plain-text model."""
+        if avoid_rings in (None, "none"):
+            return self.decoder_engine
+        if avoid_rings not in self._engines:
+            self._engines[avoid_rings] = self.language.decoder(self.grammar, avoid_rings=avoid_rings)
+        return self._engines[avoid_rings]
+
+    @property
+    def default_avoid_rings(self) -> str:
+        """The ring sizes prior samples avoid by default: "4,8+" for molecules (the model
+        card measures it), "none" for a plain-text model."""
+        return self.language.sample_avoid_rings
 
     def decode_logits(self, z, batch_size: int = 256) -> np.ndarray:
         """The decoder network's production logits (n, max_len, n_productions), unmasked; for
@@ -443,49 +463,60 @@ class GrammarVAE(VAE):
 
     def sample(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
                beam_width: int | None = None, filters: Sequence[str] | None = None,
-               prior: str | None = None) -> list[str]:
+               prior: str | None = None, avoid_rings: str | None = None) -> list[str]:
         """n molecules decoded (as `decode` does) from latent points drawn from `prior` (see
         `latent_stream`: the fitted aggregate posterior by default where there is one, else
-        N(0, I)); the same seed gives the same molecules. With `filters` (names in
-        `grammarvae.filters.FILTERS`, or "all"), only molecules that pass them, drawn in
-        rounds of n points until n are found or DRAW_ROUNDS rounds have been drawn (fewer then)."""
+        N(0, I)); the same seed gives the same molecules. Rings of the sizes `avoid_rings`
+        names are closed only where nothing else may be written (None: the model's
+        `default_avoid_rings`, "4,8+" for molecules; "none": no preference). With `filters`
+        (names in `grammarvae.filters.FILTERS`, or "all"), only molecules that pass them, drawn
+        in rounds of n points until n are found or DRAW_ROUNDS rounds have been drawn (fewer then)."""
         if not filters:
-            return [s for part in self.sample_chunks(n, seed, greedy, temperature, beam_width, prior=prior) for s in part]
+            return [s for part in self.sample_chunks(n, seed, greedy, temperature, beam_width, prior=prior,
+                                                     avoid_rings=avoid_rings) for s in part]
         take = self.latent_stream(prior, seed)
+        avoid_rings = self.default_avoid_rings if avoid_rings is None else avoid_rings
 
         def draw() -> list[str]:
-            return self.decode(take(n), greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width)
+            return self.decode(take(n), greedy=greedy, temperature=temperature, seed=seed, beam_width=beam_width,
+                               avoid_rings=avoid_rings)
 
         return _gather(draw, n, _passing(filters))
 
     def sample_chunks(self, n: int, seed: int = 0, greedy: bool = True, temperature: float = 1.0,
-                      beam_width: int | None = None, chunk: int = 8 * DECODE_CHUNK, prior: str | None = None):
+                      beam_width: int | None = None, chunk: int = 8 * DECODE_CHUNK, prior: str | None = None,
+                      avoid_rings: str | None = None):
         """`sample(n, seed)`'s molecules, in order, as lists of at most `chunk` (a multiple of
         DECODE_CHUNK): memory does not grow with n, so n can be any size."""
         if chunk % DECODE_CHUNK:
             raise ValueError(f"chunk must be a multiple of {DECODE_CHUNK}, got {chunk}")
         take = self.latent_stream(prior, seed)  # drawn a chunk at a time: the same stream as all at once
+        avoid_rings = self.default_avoid_rings if avoid_rings is None else avoid_rings
+        self.engine(avoid_rings)  # a bad preference is refused before any work
         for start in range(0, n, chunk):
             z = take(min(chunk, n - start))
-            yield self.decode(z, greedy=greedy, temperature=temperature, seed=seed + start, beam_width=beam_width)
+            yield self.decode(z, greedy=greedy, temperature=temperature, seed=seed + start, beam_width=beam_width,
+                              avoid_rings=avoid_rings)
 
     def sample_around(self, smiles: str, n: int = 20, scale: float = 2.0, seed: int = 0,
                       greedy: bool = True, beam_width: int | None = None, distinct: bool = False,
-                      filters: Sequence[str] | None = None) -> list[str]:
+                      filters: Sequence[str] | None = None, avoid_rings: str | None = None) -> list[str]:
         """n molecules decoded from z = mean + scale * std * eps, eps ~ N(0, I), where mean and
         std are those of q(z|smiles): the radius is in the molecule's own posterior standard
         deviations (1 draws from the encoder's posterior itself; the default 2 reaches twice as
         far, to molecules that differ from it but resemble it). Decoded greedily, sampled, or
         by a beam of `beam_width`, as in `decode`. With `distinct`, only molecules other than
-        `smiles` and each other; with `filters`, only those that pass them (as in `sample`)."""
+        `smiles` and each other; with `filters`, only those that pass them (as in `sample`).
+        `avoid_rings` as in `decode` (by default none: neighbours keep the rings of their molecule)."""
         if not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+        self.engine(avoid_rings)
         mean, log_var = self.encode_ids(self.to_ids([smiles]), return_log_var=True)
         rng = np.random.default_rng(seed)
 
         def draw() -> list[str]:
             z = mean[0] + scale * np.exp(0.5 * log_var[0]) * rng.standard_normal((n, self.latent_dim)).astype("float32")
-            return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width)
+            return self.decode(z, greedy=greedy, seed=seed, beam_width=beam_width, avoid_rings=avoid_rings)
 
         accept = _passing(filters)
         if distinct:
