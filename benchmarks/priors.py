@@ -2,13 +2,16 @@
 
     python benchmarks/priors.py [--model zinc] [--train FILE] [--test FILE] [-n 1000]
                                 [--bank 5000] [--scales 2,2.5,3,4] [--fcd] [--seed 0]
+                                [--avoid-rings none]
 
 Fits `GrammarVAE.with_prior` on `--bank` random training molecules for each scale, decodes
 `-n` greedy samples from each prior and from N(0, I) (the reference, in the same run), and
 prints for each: rings of 8+ / 3-4 atoms and aromatic rings (beside the test molecules' own),
 uniqueness, novelty against the whole training file, SNN, Frag and Scaf against `--n-test`
 random test molecules, the Wasserstein distances of logP, SA, QED and MW, and FCD with
-`--fcd` (the `fcd` extra). Defaults: the ZINC-250k files of the shared data.
+`--fcd` (the `fcd` extra). Samples are decoded with no ring-size preference unless
+`--avoid-rings` names one (`sample`'s default, 4,8+, is measured by `ring_sizes.py`).
+Defaults: the ZINC-250k files of the shared data.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import add_data_argument, add_model_argument, load_model  # noqa: E402
+from common import (REALISM_HEAD, add_data_argument, add_model_argument, add_sample_arguments, load_model,  # noqa: E402
+                    realism_row, reference_row, sample_data)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,31 +33,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(ap)
     add_model_argument(ap)
-    ap.add_argument("--train", help="training molecules (default: DATA/zinc/zinc250k_train.smi.gz)")
-    ap.add_argument("--test", help="held-out molecules (default: DATA/zinc/zinc250k_part_b.smi.gz)")
-    ap.add_argument("-n", type=int, default=1000, help="samples per prior")
-    ap.add_argument("--n-test", type=int, default=2000, help="random test molecules to compare with")
+    add_sample_arguments(ap)
     ap.add_argument("--bank", type=int, default=5000, help="training molecules whose posteriors the prior holds")
     ap.add_argument("--scales", default="2,2.5,3,4")
     ap.add_argument("--fcd", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--avoid-rings", default="none", help="ring sizes the samples avoid (default: none)")
     args = ap.parse_args()
 
-    from grammarvae.io import read_smiles, sample_smiles
-    from grammarvae.metrics import sample_metrics
-    from grammarvae.realism import realism
-
-    data = Path(args.data)
-    train_file = Path(args.train or data / "zinc" / "zinc250k_train.smi.gz")
-    test_file = Path(args.test or data / "zinc" / "zinc250k_part_b.smi.gz")
     model = load_model(args)
-    train = [row.smiles for row in read_smiles(train_file)]
-    test = sample_smiles(test_file, args.n_test, seed=args.seed)
+    train, test, test_file = sample_data(args)
     print(f"model {args.model or 'default'}; {args.n} greedy samples per prior; bank of {args.bank} of "
           f"{len(train)} training molecules; {len(test)} random test molecules ({test_file.name})")
-    head = (f"{'prior':<22}{'8+ ring':>8}{'3-4 ring':>9}{'arom.':>7}{'unique':>8}{'novel':>7}{'SNN':>7}"
-            f"{'Frag':>7}{'Scaf':>7}{'W1 logP':>8}{'W1 SA':>7}{'W1 QED':>7}{'W1 MW':>7}" + ("   FCD" if args.fcd else ""))
-    print(head)
+    print(f"{'prior':<22}" + REALISM_HEAD[22:] + ("   FCD" if args.fcd else ""))
     reference = None
     priors = [("N(0, I)", model, "normal")]
     for scale in (float(s) for s in args.scales.split(",")):
@@ -62,17 +53,11 @@ def main() -> None:
         priors.append((f"aggregate, s = {scale:g}", fitted, "aggregate"))
         print(f"  (fitted the prior of scale {scale:g} in {time.perf_counter() - t:.0f} s)", flush=True)
     for name, m, prior in priors:
-        samples = m.sample(args.n, seed=args.seed, prior=prior)
-        basic = sample_metrics(samples, train=train)
-        r = realism(samples, test, with_fcd=args.fcd)
+        samples = m.sample(args.n, seed=args.seed, prior=prior, avoid_rings=args.avoid_rings)
+        row, r = realism_row(name, samples, test, train, fcd=args.fcd)
         reference = reference or r
-        print(f"{name:<22}{100 * r['ring8_share']:7.1f}%{100 * r['ring34_share']:8.1f}%{100 * r['aromatic_share']:6.1f}%"
-              f"{100 * basic['uniqueness']:7.1f}%{100 * basic['novelty']:6.1f}%{r['snn']:7.3f}"
-              f"{r['fragment_similarity']:7.3f}{r['scaffold_similarity']:7.3f}{r['wasserstein_logp']:8.2f}"
-              f"{r['wasserstein_sa']:7.2f}{r['wasserstein_qed']:7.3f}{r['wasserstein_mw']:7.1f}"
-              + (f"{r['fcd']:7.2f}" if args.fcd else ""), flush=True)
-    print(f"{'test molecules':<22}{100 * reference['reference_ring8_share']:7.1f}%{100 * reference['reference_ring34_share']:8.1f}%"
-          f"{100 * reference['reference_aromatic_share']:6.1f}%")
+        print(row, flush=True)
+    print(reference_row(reference))
 
 
 if __name__ == "__main__":

@@ -33,13 +33,17 @@ def test_tables_keep_what_the_rules_keep_at_every_step(decoder, steps, scale, gr
     assert checked > 200 * 30 and differing == 0
 
 
-def test_the_tables_read_each_rule_it_tabulates(decoder):
-    """Each rule is in exactly one table, and a table reads what its rules read."""
+@pytest.mark.parametrize("avoid", [None, "4,8+"])
+def test_the_tables_read_each_rule_it_tabulates(decoder, avoid):
+    """Each rule is in exactly one table, and a table reads what its rules read; the rule of
+    avoided ring sizes only where sizes are avoided."""
+    decoder = decoder if avoid is None else MaskedDecoder(decoder.g, avoid_rings=avoid)
     tables = decoder.tables.hard + [t for tier in decoder.tables.tiers for t in tier]
     names = [n for t in tables for n in t.name.split(" and ")]
     expected = [r.__name__ for r in rules.HARD_RULES] + [r.__name__ for tier in rules.SOFT_TIERS for r in tier]
-    assert sorted(names) == sorted(expected)
+    assert sorted(names + ([] if avoid else ["closes_an_avoided_ring"])) == sorted(expected)
     assert "steps_left" in next(t for t in tables if "finishable" in t.name).fields
+    assert len(decoder.tables.tiers) == len(rules.SOFT_TIERS) - (avoid is None)
 
 
 def test_a_rule_that_reads_a_quantity_beyond_its_range_is_refused(decoder, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem
 
+from grammarvae.decoding import rules
 from grammarvae.decoding.chemistry import N_LABELS, Productions
 from grammarvae.decoding.state import DecodeState
 from grammarvae.decoding.tables import RuleTables, packed
@@ -89,7 +90,8 @@ class MaskedDecoder:
             self.push_order[p, :len(rhs)] = rhs[::-1]
         self.is_bond = g.lhs == g.nt_index["bond"]  # productions that write a bond
         self.windows = self._windows()
-        self.tables = RuleTables(self.windows)  # the rules, tabulated for these windows
+        # The rules, tabulated for these windows (without a preference, avoided rings cannot close).
+        self.tables = RuleTables(self.windows, without=(rules.closes_an_avoided_ring,) if self.avoided_ring is None else ())
         # A set of ring labels (bit L: label L) -> the candidates of a ring digit that write one.
         label = self.windows["label"][prods.digit]
         self.label_weights = 1 << np.arange(N_LABELS + 1)

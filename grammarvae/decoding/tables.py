@@ -168,17 +168,19 @@ def _groups(tables: list[RuleTable], limit: int = GROUP_LIMIT) -> list[list[Rule
 
 
 class RuleTables:
-    """Every rule of `rules.py` tabulated for a decoder's candidate windows."""
+    """Every rule of `rules.py` tabulated for a decoder's candidate windows, but those
+    `without` (rules that cannot fire for this decoder: a step then reads fewer tables)."""
 
-    def __init__(self, windows: dict[str, np.ndarray]):
+    def __init__(self, windows: dict[str, np.ndarray], without=()):
         W = windows["label"].shape[1]
         self.dtype = packed(np.zeros((1, W), bool)).dtype
         candidate = windows["candidate"]
         # Room: up to the most bonds a candidate commits (a hydrogen count beyond any valence).
         room = (RANGES["room"][0], int(max(ANY_VALENCE, windows["bonds_on_owner"][candidate].max())) + 1)
         ranges = {**RANGES, "steps_left": (0, int(windows["steps_needed"][candidate].max()) + 1), "room": room}
-        hard = [RuleTable.of(r, windows, ranges) for r in rules.HARD_RULES]
-        tiers = [[RuleTable.of(r, windows, ranges) for r in tier] for tier in rules.SOFT_TIERS]
+        hard = [RuleTable.of(r, windows, ranges) for r in rules.HARD_RULES if r not in without]
+        tiers = [[RuleTable.of(r, windows, ranges) for r in tier if r not in without] for tier in rules.SOFT_TIERS]
+        tiers = [tier for tier in tiers if tier]
         while True:  # steps left: doubled until every table reads the same beyond it
             inexact = [(t, f) for t in hard + sum(tiers, []) if (f := t.clipped_exactly())]
             if not inexact or inexact[0][1] != "steps_left" or 2 * ranges["steps_left"][1] > MAX_STEPS_LEFT:
