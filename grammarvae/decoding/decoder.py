@@ -73,7 +73,6 @@ class MaskedDecoder:
 
     def __init__(self, grammar: Grammar, avoid_rings: str | None = None):
         g = self.g = grammar
-        self.avoid_rings = None if avoid_rings is None else str(avoid_rings)
         self.avoided_ring = ring_sizes(avoid_rings)  # by size: the state then tracks distances
         prods = self.prods = Productions(g)
         self.nothing = prods.symbol["Nothing"]

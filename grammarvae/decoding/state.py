@@ -27,6 +27,7 @@ import numpy as np
 
 from grammarvae.decoding import rules
 from grammarvae.decoding.chemistry import ANY_CHARGE, N_LABELS, valence
+from grammarvae.decoding.tables import ROW_BITS
 from grammarvae.grammar.masked import DerivationRows
 
 NO_ATOM = -1
@@ -181,15 +182,14 @@ class DecodeState(DerivationRows):
         return self._step["here"]
 
     def _label_bits(self, top: np.ndarray, atom: np.ndarray) -> dict[str, np.ndarray]:
-        """`candidates`' label_open and label_closable as bits (bit w: candidate w), (n,)."""
+        """`candidates`' per-label booleans (`tables.ROW_BITS`) as bits (bit w: candidate w), (n,)."""
         d = self.decoder
-        names = ("label_open", "label_closable", "label_avoided")
-        bits = {name: np.zeros(len(self), dtype=d.tables.dtype) for name in names}
+        bits = {name: np.zeros(len(self), dtype=d.tables.dtype) for name in ROW_BITS}
         digits = np.flatnonzero(top == d.prods.digit)
         if len(digits):
             is_open, closable = self._ring_labels(digits, atom)
             labels = (is_open, closable) + ((self._avoided(digits, atom, closable),) if d.avoided_ring is not None else ())
-            for name, of_label in zip(names, labels):  # label sets, then their candidates
+            for name, of_label in zip(ROW_BITS, labels):  # label sets, then their candidates
                 bits[name][digits] = d.digit_candidates.take(of_label.dot(d.label_weights))
         return bits
 
