@@ -4,6 +4,7 @@ attribute vectors, each against an independent baseline."""
 from __future__ import annotations
 
 import csv
+from functools import partial
 
 import numpy as np
 import pytest
@@ -102,16 +103,16 @@ def test_a_batch_is_distinct_where_no_point_is_expected_to_improve(synthetic, fi
 
 
 def test_candidates_follow_the_scale_of_the_scored_points():
-    """Latents spread unevenly and off the origin (as encoded molecules are): the wide half of
-    the candidates has the data's mean and per-dimension spread, not the prior's, and the other
-    half lies within a few scaled spreads of the best points."""
+    """Latents spread unevenly and off the origin (as encoded molecules are): the wide share of
+    the candidates has the data's mean and per-dimension spread, not the prior's, and the rest
+    lie around the best points, a fixed number of spreads away where the scales are one."""
     from grammarvae.design.bayesopt import candidates
 
     rng = np.random.default_rng(3)
     centre, spread = np.array([2.0, -1.0, 0.0, 0.5]), np.array([0.1, 0.5, 0.02, 1.0])
     Z = centre + spread * rng.standard_normal((2000, 4))
     y = -np.abs(Z[:, 0] - 2.0)                  # best points: those nearest 2 along dimension 0
-    C = candidates(Z, y, 4000, np.random.default_rng(0), top=10, scale=0.25)
+    C = candidates(Z, y, 4000, np.random.default_rng(0), top=10, scales=(0.25, 0.25), wide=0.5)
     wide, near = C[:2000], C[2000:]
     # the wide half's mean within 4 standard errors of the data's, along every dimension
     assert np.all(np.abs(wide.mean(0) - Z.mean(0)) / Z.std(0) < 4 / np.sqrt(2000))
@@ -119,6 +120,65 @@ def test_candidates_follow_the_scale_of_the_scored_points():
     best = Z[np.argsort(-y)[:10]]
     offsets = (near - best[np.arange(2000) % 10]) / Z.std(0)
     np.testing.assert_allclose(offsets.std(0), 0.25, rtol=0.1)
+
+
+def test_candidate_steps_are_log_uniform_between_the_scales():
+    """By default every candidate lies around one of the 50 best points, moved by its own scale
+    drawn log-uniformly in [0.02, 0.2] (in the data's spreads): the mean squared offset is the
+    closed form E[s^2] = (hi^2 - lo^2) / (2 ln(hi / lo)), and the scale of each candidate (its
+    offsets' root mean square over 400 dimensions) spans the range and no more."""
+    from grammarvae.design.bayesopt import candidates
+
+    rng = np.random.default_rng(4)
+    Z = rng.standard_normal((3000, 400)) * 0.3
+    y = rng.standard_normal(3000)
+    C = candidates(Z, y, 5000, np.random.default_rng(0))
+    best = Z[np.argsort(-y, kind="stable")[:50]]
+    offsets = (C - best[np.arange(5000) % 50]) / Z.std(0)
+    lo, hi = 0.02, 0.2
+    np.testing.assert_allclose((offsets ** 2).mean(), (hi ** 2 - lo ** 2) / (2 * np.log(hi / lo)), rtol=0.05)
+    per = np.sqrt((offsets ** 2).mean(1))
+    assert per.min() > 0.85 * lo and per.max() < 1.15 * hi
+    assert np.quantile(per, 0.1) < 2 * lo and np.quantile(per, 0.9) > hi / 2
+    for bad in ({"scales": (0.2, 0.02)}, {"scales": (0.0, 0.2)}, {"wide": 1.5}, {"top": 0}):
+        with pytest.raises(ValueError, match="scales"):
+            candidates(Z, y, 10, np.random.default_rng(0), **bad)
+
+
+class _Rings:
+    """A stand-in model whose decoder writes how far a point lies from `centre`, in steps of
+    `width`: every point within `known` steps decodes to a text already scored."""
+
+    def __init__(self, centre, width):
+        self.centre, self.width = centre, width
+        self.language = type("Plain", (), {"canonical": staticmethod(str)})()
+
+    def decode(self, points):
+        return [str(int(np.linalg.norm(p - self.centre) / self.width)) for p in points]
+
+
+def test_a_short_batch_is_filled_from_candidates_reaching_further(synthetic, fitted):
+    """Every candidate near the best points decodes to a text scored already (only the ring of
+    distances 0-1 around them is reached at first): the picks are drawn again, further out,
+    until the batch holds `batch` new texts, and the round records every decode."""
+    from grammarvae.design.bayesopt import REACHES, _new_picks, candidates
+
+    Z, y, _, _ = synthetic
+    best = Z[np.argmax(y)]
+    width = 0.5 * Z.std(0).max()  # steps of up to 0.2 spreads around the best stay in ring 0 or 1
+    model = _Rings(best, width)
+    seen = {str(i) for i in range(2)}
+    rounds = []
+    draw = partial(candidates, top=1)
+    points, predicted, ei, texts = _new_picks(model, fitted, Z, y, 5, 2, np.random.default_rng(0), 300, draw,
+                                              seen, rounds)
+    assert len(texts) == len(set(texts)) == 5 and not set(texts) & {"0", "1"}
+    assert texts == model.decode(points) and len(points) == len(predicted) == len(ei) == 5
+    decoded, found = rounds[0]
+    assert found == 5 and decoded > 2 * 5   # the first reach's 10 picks found none
+    # at the first reach alone, the same draw finds nothing new
+    first = propose(fitted, Z, y, 10, np.random.default_rng(0), 300, partial(draw, reach=REACHES[0]))[0]
+    assert set(model.decode(first)) <= {"0", "1"}
 
 
 @pytest.fixture(scope="module")

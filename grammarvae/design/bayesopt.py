@@ -8,20 +8,22 @@
 Each iteration fits a `LatentGP` to every scored point so far (the encoded data set, then the
 proposals), proposes `batch` latent points by expected improvement, decodes them (always valid
 molecules), scores them and adds them. A batch is chosen greedily from candidate points drawn
-on the scale of the scored points (half from a Gaussian with their mean and per-dimension
-spread, half close around the best points so far; see `candidates`): each pick is the candidate of
-highest expected improvement after the improvement of every candidate has been scaled by
-1 - its kernel correlation with each earlier pick, which keeps a batch from piling onto one
-point. The ranked picks are decoded `spare` times over the batch, and the batch keeps the first
-`batch` of them whose molecule is new: not decoded before in the batch, in an earlier batch or
-from the data (nearby latent points often decode to one molecule, and scoring it twice teaches
-the GP nothing). Every random draw comes from `seed`: the same seed gives the same proposals.
+around the best points so far, at steps of many sizes on the scale of the scored points (see
+`candidates`): each pick is the candidate of highest expected improvement after the
+improvement of every candidate has been scaled by 1 - its kernel correlation with each earlier
+pick, which keeps a batch from piling onto one point. The ranked picks are decoded `spare`
+times over the batch, and the batch keeps the first `batch` of them whose molecule is new: not
+decoded before in the batch, in an earlier batch or from the data (nearby latent points often
+decode to one molecule, and scoring it twice teaches the GP nothing); where too few are new,
+candidates are drawn again, reaching further. Every random draw comes from `seed`: the same
+seed gives the same proposals.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -42,27 +44,39 @@ def expected_improvement(mean, std, best: float) -> np.ndarray:
     return np.where(std > 0, ei, np.maximum(gain, 0.0))
 
 
-def candidates(Z, y, n: int, rng: np.random.Generator, top: int = 10, scale: float = 0.25) -> np.ndarray:
-    """n candidate latent points on the scale of the scored points (Z, y): half from the
-    Gaussian with Z's mean and per-dimension standard deviation, half around the `top`
-    best-scoring points, each dimension moved by `scale` times Z's standard deviation along it.
+def candidates(Z, y, n: int, rng: np.random.Generator, top: int = 50, scales=(0.02, 0.2),
+               wide: float = 0.0, reach: float = 1.0) -> np.ndarray:
+    """n candidate latent points on the scale of the scored points (Z, y): a share `wide` from
+    the Gaussian with Z's mean and per-dimension standard deviation, the rest around the `top`
+    best-scoring points, each moved along every dimension by a step of that dimension's standard
+    deviation times a scale drawn per candidate, log-uniformly between `scales`, times `reach`
+    (which `optimize` raises when the points near the best decode to too few new molecules).
 
     Encoded molecules spread far less than the prior N(0, I) along most latent dimensions (the
     bundled model's ZINC latent means: a median per-dimension standard deviation of 0.13), so
-    candidates drawn at the prior's scale fall where the decoder writes unrealistic molecules,
-    and steps of a fixed size around the best points leave their neighbourhood at once."""
+    candidates drawn at the prior's scale fall where the decoder writes unrealistic molecules.
+    Steps of many sizes around the best points find both their near neighbours (the small steps,
+    which decode to the same text or a small edit of it) and points a few edits away; each
+    iteration's best points include the last iteration's finds, so the search climbs from them."""
     Z = np.asarray(Z, dtype="float64")
+    lo, hi = (float(s) for s in scales)
+    if not 0 < lo <= hi or not 0 <= wide <= 1 or top < 1:
+        raise ValueError(f"need 0 < scales[0] <= scales[1], 0 <= wide <= 1 and top >= 1, got {scales}, {wide}, {top}")
     centre, spread = Z.mean(0), Z.std(0)
-    n_wide = n // 2
+    n_wide = int(round(wide * n))
     best = Z[np.argsort(-np.asarray(y), kind="stable")[:top]]
-    around = best[np.arange(n - n_wide) % len(best)] + scale * spread * rng.standard_normal((n - n_wide, Z.shape[1]))
+    m = n - n_wide
+    step = reach * np.exp(rng.uniform(np.log(lo), np.log(hi), (m, 1)))
+    around = best[np.arange(m) % len(best)] + step * spread * rng.standard_normal((m, Z.shape[1]))
     return np.concatenate([centre + spread * rng.standard_normal((n_wide, Z.shape[1])), around])
 
 
-def propose(gp: LatentGP, Z, y, batch: int, rng: np.random.Generator, n_candidates: int = 2000):
+def propose(gp: LatentGP, Z, y, batch: int, rng: np.random.Generator, n_candidates: int = 2000,
+            draw: Callable = candidates):
     """`batch` latent points by greedy, correlation-penalised expected improvement over the best
-    y so far (see the module docstring); returns (points, predicted means, expected improvements)."""
-    C = candidates(Z, y, max(n_candidates, batch), rng)
+    y so far, from the points `draw(Z, y, n, rng)` gives (see the module docstring); returns
+    (points, predicted means, expected improvements)."""
+    C = draw(Z, y, max(n_candidates, batch), rng)
     mean, std = gp.predict(C)
     ei = expected_improvement(mean, std, float(np.max(y)))
     weight, picks = np.ones(len(C)), []
@@ -175,8 +189,8 @@ def _scorer(target) -> Callable[[Sequence[str]], object]:
 
 def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: int = 5,
              batch: int = 50, seed: int = 0, num_inducing: int = 500, max_iters: int = 200,
-             n_candidates: int = 2000, score_decoded: bool = True, spare: int = 3, minimize: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> Optimization:
+             n_candidates: int = 2000, score_decoded: bool = True, spare: int = 6, minimize: bool = False,
+             progress: Callable[[int, int], None] | None = None, draw: Callable = candidates) -> Optimization:
     """Bayesian optimisation of `target` (a `grammarvae.properties` name, or for a model of any
     language a callable text -> score, ValueError where it cannot score one) with `model` (any
     GrammarVAE), starting from the molecules (or texts) `smiles`; those that cannot be encoded or scored
@@ -184,10 +198,12 @@ def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: 
     (``score_decoded``, the function the proposals are scored by; where the model reconstructs
     every molecule this is the molecules' own score, which ``score_decoded=False`` takes, as
     the Grammar VAE paper did). A batch holds only new molecules, so it is shorter than
-    `batch` when fewer than that many are found among `spare * batch` ranked picks. With
+    `batch` when fewer than that many are found among the ranked picks of every reach. With
     ``minimize`` the lowest score is sought (the GP and expected improvement work on the
     negated scores; scores and predictions are reported as they are). `progress(done, total)`
-    is called once the data are scored and after each iteration."""
+    is called once the data are scored and after each iteration. `draw(Z, y, n, rng)` gives each
+    iteration's candidate points, and takes `reach` (see `candidates`; e.g.
+    ``functools.partial(candidates, wide=0.5)`` for half of them spread over the data)."""
     if iterations < 1 or batch < 1 or spare < 1:
         raise ValueError(f"iterations, batch and spare must be >= 1, got {iterations}, {batch} and {spare}")
     score, canonical = _scorer(target), model.language.canonical
@@ -216,12 +232,9 @@ def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: 
     for it in range(1, iterations + 1):
         gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, sign * y)
         run.fits.append(len(Z))
-        points, predicted, ei = propose(gp, Z, sign * y, spare * batch, rng, n_candidates)
+        points, predicted, ei, decoded = _new_picks(model, gp, Z, sign * y, batch, spare, rng, n_candidates,
+                                                    draw, seen, run.rounds)
         predicted = sign * predicted
-        decoded = model.decode(points.astype("float32"))
-        new = _first_new(decoded, seen, batch, canonical)
-        run.rounds.append((len(decoded), len(new)))
-        points, predicted, ei, decoded = points[new], predicted[new], ei[new], [decoded[i] for i in new]
         scored = score(decoded)
         for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
             run.proposals.append(Proposal(it, s, float(v), why, float(p), float(e)))
@@ -230,6 +243,30 @@ def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: 
         if progress:
             progress(it, iterations)
     return run
+
+
+REACHES = (1.0, 4.0, 16.0)  # how far candidates reach, each used only when the last found too few new molecules
+
+
+def _new_picks(model, gp, Z, y, batch, spare, rng, n_candidates, draw, seen, rounds):
+    """Up to `batch` picks whose molecules are new, as (points, predicted, expected improvements,
+    molecules): `spare * batch` ranked picks are decoded, and where fewer than `batch` of them
+    are new (the neighbourhood of the best points decodes to molecules scored already) picks
+    are drawn again, reaching further (`REACHES`). Appends (decoded, new) to `rounds`."""
+    parts, found, tried = [], 0, 0
+    for reach in REACHES:
+        points, predicted, ei = propose(gp, Z, y, spare * (batch - found), rng, n_candidates,
+                                        partial(draw, reach=reach))
+        decoded = model.decode(points.astype("float32"))
+        new = _first_new(decoded, seen, batch - found, model.language.canonical)
+        tried += len(decoded)
+        parts.append((points[new], predicted[new], ei[new], [decoded[i] for i in new]))
+        found += len(new)
+        if found == batch:
+            break
+    rounds.append((tried, found))
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]), [m for p in parts for m in p[3]])
 
 
 def _first_new(smiles: Sequence[str], seen: set, k: int, canonical: Callable[[str], str]) -> list[int]:
