@@ -161,7 +161,7 @@ def test_a_short_batch_is_filled_from_candidates_reaching_further(synthetic, fit
     """Every candidate near the best points decodes to a text scored already (only the ring of
     distances 0-1 around them is reached at first): the picks are drawn again, further out,
     until the batch holds `batch` new texts, and the round records every decode."""
-    from grammarvae.design.bayesopt import REACHES, _new_picks, candidates
+    from grammarvae.design.bayesopt import REACHES, _Picker, candidates
 
     Z, y, _, _ = synthetic
     best = Z[np.argmax(y)]
@@ -170,8 +170,8 @@ def test_a_short_batch_is_filled_from_candidates_reaching_further(synthetic, fit
     seen = {str(i) for i in range(2)}
     rounds = []
     draw = partial(candidates, top=1)
-    points, predicted, ei, texts = _new_picks(model, fitted, Z, y, 5, 2, np.random.default_rng(0), 300, draw,
-                                              seen, rounds)
+    picker = _Picker(model, draw, seen, batch=5, spare=2, n_candidates=300, rounds=rounds)
+    points, predicted, ei, texts = picker.new_picks(fitted, Z, y, np.random.default_rng(0))
     assert len(texts) == len(set(texts)) == 5 and not set(texts) & {"0", "1"}
     assert texts == model.decode(points) and len(points) == len(predicted) == len(ei) == 5
     decoded, found = rounds[0]

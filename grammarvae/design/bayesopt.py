@@ -227,13 +227,13 @@ def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: 
     run = Optimization(getattr(target, "__name__", str(target)), np.nan, known, minimize=minimize)
     run.data_best = run.better(given[keep])
     sign = run.sign  # the loop below maximises sign * score
+    picker = _Picker(model, draw, seen, batch, spare, n_candidates, run.rounds)
     if progress:
         progress(0, iterations)
     for it in range(1, iterations + 1):
         gp = LatentGP(num_inducing=num_inducing, max_iters=max_iters, seed=seed + it).fit(Z, sign * y)
         run.fits.append(len(Z))
-        points, predicted, ei, decoded = _new_picks(model, gp, Z, sign * y, batch, spare, rng, n_candidates,
-                                                    draw, seen, run.rounds)
+        points, predicted, ei, decoded = picker.new_picks(gp, Z, sign * y, rng)
         predicted = sign * predicted
         scored = score(decoded)
         for s, v, why, p, e in zip(decoded, scored.values, scored.reasons, predicted, ei):
@@ -248,25 +248,40 @@ def optimize(model, smiles: Sequence[str], target="penalized_logp", iterations: 
 REACHES = (1.0, 4.0, 16.0)  # how far candidates reach, each used only when the last found too few new molecules
 
 
-def _new_picks(model, gp, Z, y, batch, spare, rng, n_candidates, draw, seen, rounds):
-    """Up to `batch` picks whose molecules are new, as (points, predicted, expected improvements,
-    molecules): `spare * batch` ranked picks are decoded, and where fewer than `batch` of them
-    are new (the neighbourhood of the best points decodes to molecules scored already) picks
-    are drawn again, reaching further (`REACHES`). Appends (decoded, new) to `rounds`."""
-    parts, found, tried = [], 0, 0
-    for reach in REACHES:
-        points, predicted, ei = propose(gp, Z, y, spare * (batch - found), rng, n_candidates,
-                                        partial(draw, reach=reach))
-        decoded = model.decode(points.astype("float32"))
-        new = _first_new(decoded, seen, batch - found, model.language.canonical)
-        tried += len(decoded)
-        parts.append((points[new], predicted[new], ei[new], [decoded[i] for i in new]))
-        found += len(new)
-        if found == batch:
-            break
-    rounds.append((tried, found))
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]), [m for p in parts for m in p[3]])
+@dataclass
+class _Picker:
+    """What every iteration's picks share: the model that decodes them, the candidate `draw`,
+    the molecules `seen` (scored already), how many new ones a batch holds, how many ranked
+    picks are decoded per place (`spare`), the candidates per draw, and the `rounds` record."""
+
+    model: object
+    draw: Callable
+    seen: set
+    batch: int
+    spare: int
+    n_candidates: int
+    rounds: list
+
+    def new_picks(self, gp, Z, y, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Up to `batch` picks whose molecules are new, as (points, predicted, expected
+        improvements, molecules): `spare * batch` ranked picks are decoded, and where fewer than
+        `batch` of them are new (the neighbourhood of the best points decodes to molecules scored
+        already) picks are drawn again, reaching further (`REACHES`). Appends (decoded, new) to
+        `rounds`."""
+        parts, found, tried = [], 0, 0
+        for reach in REACHES:
+            points, predicted, ei = propose(gp, Z, y, self.spare * (self.batch - found), rng, self.n_candidates,
+                                            partial(self.draw, reach=reach))
+            decoded = self.model.decode(points.astype("float32"))
+            new = _first_new(decoded, self.seen, self.batch - found, self.model.language.canonical)
+            tried += len(decoded)
+            parts.append((points[new], predicted[new], ei[new], [decoded[i] for i in new]))
+            found += len(new)
+            if found == self.batch:
+                break
+        self.rounds.append((tried, found))
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]), [m for p in parts for m in p[3]])
 
 
 def _first_new(smiles: Sequence[str], seen: set, k: int, canonical: Callable[[str], str]) -> list[int]:
